@@ -1,0 +1,59 @@
+/** `ops pillar`: show the merged pillar, validate it, emit its JSON Schema. */
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { UsageError } from '../errors.js';
+import { listEnvironments } from '../pillar/files.js';
+import { action, examples } from './command.js';
+
+export function registerPillarCommands(program: Command): void {
+  const pillar = program.command('pillar').summary('show, validate and describe pillar data');
+  examples(
+    pillar
+      .command('show')
+      .summary('print the merged pillar of an environment (encrypted values masked)')
+      .argument('[env]', 'environment')
+      .option('--raw', 'only what the files say (no defaults filled in)')
+      .action(
+        action(async (ctx, args, opts) => {
+          const env = ctx.envOnly(args);
+          const { loadPillar } = await import('../pillar/load.js');
+          const { maskEncrypted } = await import('../pillar/encrypted.js');
+          const p = loadPillar(ctx.repo, env);
+          const data = opts.raw ? p.raw : { environment: env, ...p.data };
+          if (ctx.opts.json) ctx.out.event('pillar', { env, pillar: maskEncrypted(data) });
+          else ctx.out.result(stringify(maskEncrypted(data), { lineWidth: 0 }));
+        }),
+      ),
+    ['ops pillar show staging', 'ops pillar show --raw -e production'],
+  );
+  examples(
+    pillar
+      .command('validate')
+      .summary('check the pillar of one environment, or of all of them')
+      .argument('[env]', 'environment (default: all)')
+      .action(
+        action(async (ctx, args) => {
+          const envs = args.length > 0 ? [ctx.envOnly(args)] : listEnvironments(ctx.repo);
+          const { loadPillar } = await import('../pillar/load.js');
+          if (envs.length === 0) throw new UsageError('pillar/ has no environments (pillar/<env>.yml)');
+          for (const env of envs) {
+            const p = loadPillar(ctx.repo, env);
+            ctx.out.info(`${env}: ok (${p.sources.map((s) => s.display).join(' + ')}; ${Object.keys(p.data.servers).length} server(s))`);
+          }
+        }),
+      ),
+    ['ops pillar validate', 'ops pillar validate production'],
+  );
+  examples(
+    pillar
+      .command('schema')
+      .summary('print the pillar JSON Schema (for editor completion)')
+      .action(
+        action(async (ctx) => {
+          const { pillarJsonSchema } = await import('../pillar/schema.js');
+          ctx.out.result(JSON.stringify(pillarJsonSchema(), null, 2));
+        }),
+      ),
+    ['ops pillar schema > pillar.schema.json', '# VS Code (YAML extension): "yaml.schemas": {"./pillar.schema.json": "pillar/*.yml"}'],
+  );
+}

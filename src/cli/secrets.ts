@@ -1,0 +1,100 @@
+/** Secret commands: encrypt, decrypt, keygen, rekey, generate-secret, deploy-key. */
+import type { Command } from 'commander';
+import { ALPHABETS, DEFAULT_SECRET_LENGTH } from '../secrets/random.js';
+import { action, examples, lazy } from './command.js';
+
+export function registerSecretCommands(program: Command): void {
+  examples(
+    program
+      .command('encrypt')
+      .summary("encrypt values (or a file) to an environment's public key")
+      .description(
+        'Encrypts each KEY=value to the environment key and prints a YAML snippet for `secrets:` (or writes it with --write).\n' +
+          'Safer than KEY=value (which lands in shell history): KEY alone asks without echo, or reads stdin; --generate makes a random value that never leaves ops.',
+      )
+      .argument('[env]', 'environment')
+      .argument('[entries...]', 'KEY=value, KEY (ask / stdin) or KEY=- (stdin)')
+      .option('-g, --generate [length]', `encrypt a fresh random value for each KEY (default length ${DEFAULT_SECRET_LENGTH})`)
+      .option('--alphabet <name>', `characters for --generate: ${Object.keys(ALPHABETS).join(', ')}`, 'alnum')
+      .option('-f, --file <path>', 'encrypt a file: writes PATH.asc (or use -o -); with one KEY, becomes that secret')
+      .option('-o, --output <path>', 'with --file: where to write the armored message (- for stdout)')
+      .option('-w, --write', 'insert or replace the entries under secrets: in the pillar file')
+      .action(action(lazy(() => import('../secrets/actions.js'), 'encrypt'))),
+    [
+      'ops encrypt staging SECRET_KEY --generate 64 --write',
+      'ops encrypt staging DB_PASSWORD            # asks without echo (or reads stdin)',
+      'pass show db | ops encrypt staging DB_PASSWORD=- --write',
+      'ops encrypt staging admin=s3cret           # value in argv: your choice, visible in history',
+      'ops encrypt staging deploy_key --file staging.priv --write',
+      'ops encrypt staging --file staging.priv    # writes staging.priv.asc',
+    ],
+  );
+
+  examples(
+    program
+      .command('decrypt')
+      .summary('print decrypted secrets of an environment (operator-held key)')
+      .description(
+        'Decrypts the chosen (or all) encrypted values of the environment. One KEY prints the bare value; several print YAML. Fails closed: a value that does not decrypt is an error (exit 2).',
+      )
+      .argument('[env]', 'environment')
+      .argument('[keys...]', 'secret names (KEY under secrets:, or a dotted path)')
+      .option('-k, --key <file>', 'private key file (else OPS_KEY_FILE, else .ops/keys/<env>.key)')
+      .action(action(lazy(() => import('../secrets/actions.js'), 'decrypt'))),
+    ['ops decrypt lab', 'ops decrypt lab SECRET_KEY --key .ops/keys/lab.key', 'OPS_KEY_FILE=~/keys/local.key ops decrypt local DB_PASSWORD'],
+  );
+
+  examples(
+    program
+      .command('keygen')
+      .summary('new OpenPGP keypair for an environment whose key you hold (lab, local)')
+      .description(
+        'Makes a keypair for the environment: the public key goes to pillar/keys/<env>.asc, the private key to a 0600 file outside pillar/ (default .ops/keys/<env>.key). Refuses to overwrite. Real environments get their key made on their master by setup-master.',
+      )
+      .argument('[env]', 'environment')
+      .option('--private-key <file>', 'where to write the private key')
+      .option('--passphrase', 'protect the private key with a passphrase (asked, or OPS_KEY_PASSPHRASE)')
+      .option('--rsa', 'RSA-3072 instead of Curve25519')
+      .action(action(lazy(() => import('../secrets/actions.js'), 'keygen'))),
+    ['ops keygen lab', 'ops keygen local --passphrase --private-key ~/.config/ops/local.key'],
+  );
+
+  examples(
+    program
+      .command('rekey')
+      .summary("re-encrypt every secret of an environment to a new key (atomic)")
+      .description(
+        "Decrypts every encrypted value of the environment's pillar file with the old private key, re-encrypts it to the new public key and replaces the environment's public key — all or nothing.",
+      )
+      .argument('[env]', 'environment')
+      .option('-k, --key <file>', 'current private key (else OPS_KEY_FILE, else .ops/keys/<env>.key)')
+      .option('--to <public-key>', 'new public key file (armored or binary)')
+      .action(action(lazy(() => import('../secrets/actions.js'), 'rekey'))),
+    ['ops rekey lab --key .ops/keys/lab.key --to new-lab.asc'],
+  );
+
+  examples(
+    program
+      .command('generate-secret')
+      .summary('print a cryptographically random secret')
+      .option('-l, --length <n>', 'length', String(DEFAULT_SECRET_LENGTH))
+      .option('--alphabet <name>', `${Object.keys(ALPHABETS).join(', ')}`, 'alnum')
+      .action(action(lazy(() => import('../secrets/actions.js'), 'generateSecretCommand'))),
+    ['ops generate-secret', 'ops generate-secret --length 64 --alphabet hex', '# safer: let the value never leave ops', 'ops encrypt staging SECRET_KEY --generate 64 --write'],
+  );
+
+  examples(
+    program
+      .command('deploy-key')
+      .summary('new SSH deploy key: public part to pillar/keys, private part encrypted into secrets')
+      .description(
+        "Generates an ed25519 keypair in memory. The public key is written to pillar/keys/<env>.deploy.pub (add it to your git host's deploy keys); the private key is encrypted to the environment and written as secrets.deploy_key (--write) or printed as a snippet. No plaintext private key touches the disk.",
+      )
+      .argument('[env]', 'environment')
+      .option('-w, --write', 'write the encrypted private key into the pillar as secrets.deploy_key')
+      .option('--force', 'replace an existing deploy key')
+      .action(action(lazy(() => import('../secrets/actions.js'), 'deployKey'))),
+    ['ops deploy-key staging --write', 'ops deploy-key production > deploy-key-snippet.yml'],
+  );
+}
+

@@ -1,0 +1,130 @@
+/**
+ * A parsed pillar file that remembers where every value came from, so that any error can
+ * name `file:line:col` and the key path.
+ */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { UsageError } from '../errors.js';
+
+export type KeyPath = readonly (string | number)[];
+
+export interface Position {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export class PillarError extends UsageError {
+  constructor(where: Position | string, keyPath: KeyPath | undefined, message: string, hint?: string) {
+    const loc = typeof where === 'string' ? where : `${where.file}:${where.line}:${where.col}`;
+    const key = keyPath && keyPath.length > 0 ? ` ${formatPath(keyPath)}:` : '';
+    super(`${loc}:${key} ${message}`, hint);
+    this.name = 'PillarError';
+  }
+}
+
+export function formatPath(path: KeyPath): string {
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z0-9_-]+$/.test(p) ? (i === 0 ? p : `.${p}`) : `[${JSON.stringify(p)}]`))
+    .join('');
+}
+
+export interface PillarSource {
+  /** Path as shown to the user (relative to the repo root when inside it). */
+  display: string;
+  path: string;
+  text: string;
+  doc: Document.Parsed;
+  lines: LineCounter;
+  value: Record<string, unknown>;
+}
+
+export function displayPath(path: string, root: string): string {
+  const rel = relative(root, path);
+  return rel.startsWith('..') ? path : rel;
+}
+
+export function parsePillarText(text: string, path: string, display: string): PillarSource {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lines.linePos(first.pos[0]);
+    const msg = first.message.split('\n')[0]?.replace(/ at line \d+, column \d+.*$/, '') ?? 'invalid YAML';
+    const keyPath = pathAtOffset(doc, first.pos[0]);
+    throw new PillarError({ file: display, line: pos.line, col: pos.col }, keyPath, yamlMessage(first.code, msg));
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+  if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
+    throw new PillarError({ file: display, line: 1, col: 1 }, undefined, 'a pillar file must be a mapping of keys to values');
+  }
+  return { display, path, text, doc, lines, value: (value ?? {}) as Record<string, unknown> };
+}
+
+function yamlMessage(code: string, msg: string): string {
+  if (code === 'DUPLICATE_KEY') return 'duplicate key (each key may appear once in a mapping)';
+  return `YAML syntax: ${msg.charAt(0).toLowerCase()}${msg.slice(1)}`;
+}
+
+export function loadPillarFile(path: string, root: string): PillarSource {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${displayPath(path, root)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  return parsePillarText(text, path, displayPath(path, root));
+}
+
+/** Position of the node at `path` (or the deepest existing ancestor); `depth` says how deep it got. */
+export function locate(src: PillarSource, path: KeyPath, preferKey = false): { pos: Position; depth: number } {
+  let node: unknown = src.doc.contents;
+  let keyNode: Node | undefined;
+  let depth = 0;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key as Node;
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg] !== undefined) {
+      keyNode = undefined;
+      node = node.items[seg];
+    } else break;
+    depth++;
+  }
+  const target = (preferKey && keyNode) || (node as Node | null) || keyNode;
+  const offset = target && 'range' in target && target.range ? target.range[0] : 0;
+  const lp = src.lines.linePos(offset);
+  return { pos: { file: src.display, line: lp.line, col: lp.col }, depth };
+}
+
+/** Key path of the innermost map entry containing `offset` (for syntax errors). */
+function pathAtOffset(doc: Document.Parsed, offset: number): KeyPath {
+  const path: (string | number)[] = [];
+  let node: unknown = doc.contents;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => {
+        const k = it.key as Node | null;
+        const v = it.value as Node | null;
+        const start = k?.range?.[0] ?? v?.range?.[0] ?? -1;
+        const end = v?.range?.[2] ?? k?.range?.[2] ?? -1;
+        return start <= offset && offset <= end;
+      });
+      if (!pair || !isScalar(pair.key)) return path;
+      path.push(String(pair.key.value));
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex((it) => {
+        const n = it as Node | null;
+        const r = n?.range;
+        return r != null && r[0] <= offset && offset <= r[2];
+      });
+      if (i < 0) return path;
+      path.push(i);
+      node = node.items[i];
+    } else return path;
+  }
+}

@@ -1,0 +1,236 @@
+/** What the secret commands do (loaded only when one of them runs). */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { UsageError } from '../errors.js';
+import { commitWrites, discardWrites, prepareWrite, writeFileAtomic, writeNewFile, type PreparedWrite } from '../fsutil.js';
+import { setEntries, replaceValues } from '../pillar/edit.js';
+import { findEncrypted } from '../pillar/encrypted.js';
+import { loadPillar } from '../pillar/load.js';
+import { displayPath, parsePillarText } from '../pillar/source.js';
+import { ensureStateDir } from '../repo.js';
+import { defaultPrivateKeyPath, loadEnvPrivateKey, loadEnvPublicKey, publicKeyPath } from './keyfiles.js';
+import { readTextOrEmpty, secretName, secretsFile } from './envsecrets.js';
+import { armorPublic, generateKeyPair, readPublicKey } from './pgp.js';
+import { ALPHABETS, DEFAULT_SECRET_LENGTH, generateSecret, type AlphabetName } from './random.js';
+import { generateEd25519 } from './sshkey.js';
+import { decryptLeaf, encryptValue } from './vault.js';
+import { isInteractive, keyPassphrase, readHidden, readStdin } from '../ui/prompt.js';
+import { redactor } from '../ui/redact.js';
+import { intOption, type Handler } from '../cli/command.js';
+import type { Context } from '../cli/context.js';
+
+const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function snippet(entries: ReadonlyArray<readonly [string, string]>): string {
+  return entries
+    .map(([k, armored]) => `${JSON.stringify(k)}: |-\n${armored.split('\n').map((l) => (l ? `  ${l}` : '')).join('\n')}\n`)
+    .join('');
+}
+
+/** Reads the value for KEY without it touching argv: a hidden prompt (twice) or stdin. */
+async function askValue(key: string, stdinTaken: { used: boolean }): Promise<Buffer> {
+  if (isInteractive()) {
+    const a = await readHidden(`value for ${key}: `);
+    const b = await readHidden(`again: `);
+    if (a !== b) throw new UsageError(`the two values for ${key} differ; nothing was encrypted`);
+    if (a === '') throw new UsageError(`empty value for ${key}; nothing was encrypted`);
+    return Buffer.from(a, 'utf8');
+  }
+  if (stdinTaken.used) throw new UsageError(`only one KEY can read its value from stdin`, 'give the others as KEY=value or use --generate');
+  stdinTaken.used = true;
+  const data = await readStdin();
+  // A trailing newline from `echo`/heredocs is not part of the secret.
+  return data.length > 0 && data[data.length - 1] === 0x0a ? data.subarray(0, data[data.length - 2] === 0x0d ? -2 : -1) : data;
+}
+
+async function writeSecrets(ctx: Context, env: string, entries: ReadonlyArray<readonly [string, string]>): Promise<string> {
+  const file = secretsFile(ctx.repo, env);
+  const text = readTextOrEmpty(file);
+  const edited = setEntries(text, 'secrets', entries);
+  parsePillarText(edited, file, displayPath(file, ctx.repo.root));
+  writeFileAtomic(file, edited);
+  return displayPath(file, ctx.repo.root);
+}
+
+function alphabetOption(v: unknown): string {
+  const name = (v ?? 'alnum') as string;
+  if (!(name in ALPHABETS)) throw new UsageError(`--alphabet takes one of ${Object.keys(ALPHABETS).join(', ')}`);
+  return ALPHABETS[name as AlphabetName];
+}
+
+export const encrypt: Handler = async (ctx, args, opts) => {
+          const { env, rest } = ctx.resolveEnv(args);
+          const { key } = await loadEnvPublicKey(ctx.repo, env);
+          const generate = opts.generate === undefined ? undefined : (intOption(opts.generate, '--generate', 8, 4096) ?? DEFAULT_SECRET_LENGTH);
+          const alphabet = alphabetOption(opts.alphabet);
+          if (typeof opts.file === 'string') {
+            const file = opts.file;
+            const data = file === '-' ? await readStdin() : readFileOrFail(file);
+            const armored = await encryptValue(key, data);
+            if (rest.length > 1) throw new UsageError('--file takes at most one KEY (the secret the file becomes)');
+            const name = rest[0];
+            if (name !== undefined) {
+              if (!KEY_RE.test(name)) throw new UsageError(`'${name}' is not a valid secret name`);
+              if (opts.write) {
+                const where = await writeSecrets(ctx, env, [[name, armored]]);
+                ctx.out.info(`wrote ${name} (from ${file}) to ${where}`);
+              } else ctx.out.result(snippet([[name, armored]]));
+              return;
+            }
+            const output = typeof opts.output === 'string' ? opts.output : file === '-' ? '-' : `${file}.asc`;
+            if (output === '-') ctx.out.result(armored);
+            else {
+              writeFileAtomic(output, `${armored}\n`, 0o644);
+              ctx.out.info(`wrote ${output} (encrypted to ${env}); delete the plaintext ${file} when you no longer need it`);
+            }
+            return;
+          }
+          if (rest.length === 0) throw new UsageError('nothing to encrypt', 'give KEY=value, KEY (asks / reads stdin), KEY --generate, or --file PATH');
+          const stdinTaken = { used: false };
+          const entries: [string, string][] = [];
+          const seen = new Set<string>();
+          for (const arg of rest) {
+            const eq = arg.indexOf('=');
+            const name = eq < 0 ? arg : arg.slice(0, eq);
+            if (!KEY_RE.test(name)) throw new UsageError(`'${name}' is not a valid secret name (letters, digits, _; not starting with a digit)`);
+            if (seen.has(name)) throw new UsageError(`${name} is given twice`);
+            seen.add(name);
+            let value: Buffer;
+            if (eq >= 0 && arg.slice(eq + 1) !== '-') {
+              if (generate !== undefined) throw new UsageError(`--generate makes the value itself; give ${name} without =value`);
+              value = Buffer.from(arg.slice(eq + 1), 'utf8');
+            } else if (generate !== undefined) value = Buffer.from(generateSecret(generate, alphabet), 'utf8');
+            else value = await askValue(name, stdinTaken);
+            redactor.add(value.toString('utf8'));
+            entries.push([name, await encryptValue(key, value)]);
+            value.fill(0);
+          }
+          if (opts.write) {
+            const where = await writeSecrets(ctx, env, entries);
+            ctx.out.info(`wrote ${entries.map(([k]) => k).join(', ')} to ${where} (secrets)`);
+          } else ctx.out.result(snippet(entries));
+        };
+
+export const decrypt: Handler = async (ctx, args, opts) => {
+          const { env, rest } = ctx.resolveEnv(args);
+          const pillar = loadPillar(ctx.repo, env);
+          const leaves = pillar.sources.flatMap((src) => findEncrypted(src.value).map((leaf) => ({ leaf, src })));
+          // Later files override earlier ones: keep the winning value for each path.
+          const byName = new Map<string, (typeof leaves)[number]>();
+          for (const l of leaves) byName.set(secretName(l.leaf.path), l);
+          const wanted = rest.length > 0 ? rest : [...byName.keys()];
+          for (const w of wanted) {
+            if (!byName.has(w)) {
+              throw new UsageError(`environment '${env}' has no encrypted value '${w}'`, `encrypted values: ${[...byName.keys()].join(', ') || 'none'}`);
+            }
+          }
+          if (wanted.length === 0) {
+            ctx.out.info(`environment '${env}' has no encrypted values`);
+            return;
+          }
+          const key = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
+          const values: [string, Buffer][] = [];
+          for (const name of wanted) {
+            const l = byName.get(name);
+            if (l) values.push([name, await decryptLeaf(key, l.leaf, l.src.display)]);
+          }
+          // The operator asked for plaintext: this is the one output that is not redacted.
+          const [only] = values;
+          if (values.length === 1 && rest.length === 1 && only) {
+            process.stdout.write(only[1]);
+            if (process.stdout.isTTY && only[1][only[1].length - 1] !== 0x0a) process.stdout.write('\n');
+          } else {
+            process.stdout.write(stringify(Object.fromEntries(values.map(([n, v]) => [n, v.toString('utf8')])), { lineWidth: 0 }));
+          }
+        };
+
+export const keygen: Handler = async (ctx, args, opts) => {
+          const env = ctx.envOnly(args);
+          const pubPath = publicKeyPath(ctx.repo, env);
+          const privPath = typeof opts.privateKey === 'string' ? opts.privateKey : defaultPrivateKeyPath(ctx.repo, env);
+          for (const p of [pubPath, privPath]) {
+            if (existsSync(p)) throw new UsageError(`${displayPath(p, ctx.repo.root)} already exists; not replacing a key`, `rotate keys with \`ops rekey ${env}\``);
+          }
+          let passphrase: string | undefined;
+          if (opts.passphrase) {
+            passphrase = await keyPassphrase(`the new ${env} key`);
+            if (!passphrase) throw new UsageError('--passphrase needs OPS_KEY_PASSPHRASE or a terminal to ask on');
+          }
+          const project = loadPillar(ctx.repo, env).data.project;
+          const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid`, passphrase, type: opts.rsa ? 'rsa' : 'ecc' });
+          if (typeof opts.privateKey !== 'string') ensureStateDir(ctx.repo, 'keys');
+          writeNewFile(privPath, pair.privateArmored, 0o600);
+          writeNewFile(pubPath, pair.publicArmored, 0o644);
+          ctx.out.result(`${pair.fingerprint}`);
+          ctx.out.info(`public key:  ${displayPath(pubPath, ctx.repo.root)} (commit it)`);
+          ctx.out.info(`private key: ${displayPath(privPath, ctx.repo.root)} (0600; never commit it, keep a backup)`);
+        };
+
+export const rekey: Handler = async (ctx, args, opts) => {
+          const env = ctx.envOnly(args);
+          if (typeof opts.to !== 'string') throw new UsageError('rekey needs --to NEW_PUBLIC_KEY', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
+          const newKey = await readPublicKey(readFileOrFail(opts.to), opts.to);
+          const oldKey = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
+          const pillar = loadPillar(ctx.repo, env);
+          const { path: pubPath } = await loadEnvPublicKey(ctx.repo, env);
+          const files = pillar.sources.filter((s) => s.path === pillar.envFile || s.path.startsWith(ctx.repo.overlayDir));
+          const writes: PreparedWrite[] = [];
+          let count = 0;
+          try {
+            for (const src of files) {
+              const leaves = findEncrypted(src.value);
+              if (leaves.length === 0) continue;
+              const replacements = [];
+              for (const leaf of leaves) {
+                const plain = await decryptLeaf(oldKey, leaf, src.display);
+                replacements.push({ path: leaf.path, value: await encryptValue(newKey, plain) });
+                plain.fill(0);
+              }
+              writes.push(prepareWrite(src.path, replaceValues(src.text, replacements)));
+              count += leaves.length;
+            }
+            writes.push(prepareWrite(pubPath, `${armorPublic(newKey).trimEnd()}\n`, 0o644));
+          } catch (e) {
+            discardWrites(writes);
+            throw e;
+          }
+          commitWrites(writes);
+          ctx.out.info(`re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ')}; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}`);
+        };
+
+export const generateSecretCommand: Handler = async (ctx, args, opts) => {
+          if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
+          const length = intOption(opts.length, '--length', 1, 65536) ?? DEFAULT_SECRET_LENGTH;
+          process.stdout.write(`${generateSecret(length, alphabetOption(opts.alphabet))}\n`);
+          void ctx;
+        };
+
+export const deployKey: Handler = async (ctx, args, opts) => {
+          const env = ctx.envOnly(args);
+          const { key, path: envKeyPath } = await loadEnvPublicKey(ctx.repo, env);
+          const pillar = loadPillar(ctx.repo, env);
+          const pubPath = join(envKeyPath.startsWith(ctx.repo.overlayDir) ? join(ctx.repo.overlayDir, 'keys') : join(ctx.repo.pillarDir, 'keys'), `${env}.deploy.pub`);
+          if (!opts.force && (existsSync(pubPath) || (opts.write && pillar.data.secrets.deploy_key !== undefined))) {
+            throw new UsageError(`environment '${env}' already has a deploy key`, 'pass --force to replace it (then update the key on your git host)');
+          }
+          const pair = generateEd25519(`${pillar.data.project}-${env}-deploy`);
+          redactor.add(pair.privatePem);
+          const armored = await encryptValue(key, pair.privatePem);
+          if (opts.write) {
+            const where = await writeSecrets(ctx, env, [['deploy_key', armored]]);
+            ctx.out.info(`wrote deploy_key to ${where} (secrets)`);
+          } else ctx.out.result(snippet([['deploy_key', armored]]));
+          writeFileAtomic(pubPath, `${pair.publicLine}\n`, 0o644);
+          ctx.out.info(`public key: ${displayPath(pubPath, ctx.repo.root)} — add it to your git host's deploy keys (read-only):`);
+          ctx.out.info(pair.publicLine);
+        };
+
+function readFileOrFail(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+

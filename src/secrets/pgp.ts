@@ -1,0 +1,98 @@
+/**
+ * OpenPGP primitives, restricted to what GnuPG 2.2 reads and writes: v4 keys, SEIPD v1 (MDC),
+ * no AEAD. Secrets stay in memory; nothing here touches the disk.
+ */
+import * as openpgp from 'openpgp';
+import { UsageError } from '../errors.js';
+
+const PGP_CONFIG: openpgp.PartialConfig = {
+  aeadProtect: false,
+  v6Keys: false,
+  showVersion: false,
+  showComment: false,
+};
+
+export type PublicKey = openpgp.PublicKey;
+export type PrivateKey = openpgp.PrivateKey;
+
+function looksArmored(bytes: Uint8Array): boolean {
+  const head = Buffer.from(bytes.subarray(0, 200)).toString('latin1');
+  return head.includes('-----BEGIN PGP');
+}
+
+/** Reads an armored or binary public key (a private key is accepted and its public part used). */
+export async function readPublicKey(bytes: Uint8Array, source: string): Promise<PublicKey> {
+  try {
+    const key = looksArmored(bytes)
+      ? await openpgp.readKey({ armoredKey: Buffer.from(bytes).toString('utf8'), config: PGP_CONFIG })
+      : await openpgp.readKey({ binaryKey: bytes, config: PGP_CONFIG });
+    return key.toPublic();
+  } catch (e) {
+    throw new UsageError(`${source} is not a readable OpenPGP public key: ${(e as Error).message}`);
+  }
+}
+
+/** Reads an armored or binary private key and unlocks it with the passphrase when it is protected. */
+export async function readPrivateKey(
+  bytes: Uint8Array,
+  source: string,
+  passphrase: () => Promise<string | undefined>,
+): Promise<PrivateKey> {
+  let key: PrivateKey;
+  try {
+    key = looksArmored(bytes)
+      ? await openpgp.readPrivateKey({ armoredKey: Buffer.from(bytes).toString('utf8'), config: PGP_CONFIG })
+      : await openpgp.readPrivateKey({ binaryKey: bytes, config: PGP_CONFIG });
+  } catch (e) {
+    throw new UsageError(`${source} is not a readable OpenPGP private key: ${(e as Error).message}`);
+  }
+  if (key.isDecrypted()) return key;
+  const pass = await passphrase();
+  if (pass === undefined) {
+    throw new UsageError(`${source} is protected by a passphrase`, 'set OPS_KEY_PASSPHRASE or run in a terminal to be asked');
+  }
+  try {
+    return await openpgp.decryptKey({ privateKey: key, passphrase: pass, config: PGP_CONFIG });
+  } catch {
+    throw new UsageError(`wrong passphrase for ${source}`);
+  }
+}
+
+/** Encrypts bytes to the public key; returns an armored PGP MESSAGE (no Version/Comment headers). */
+export async function encryptBytes(key: PublicKey, data: Uint8Array): Promise<string> {
+  const message = await openpgp.createMessage({ binary: data, format: 'binary' });
+  const armored = await openpgp.encrypt({ message, encryptionKeys: key, format: 'armored', config: PGP_CONFIG });
+  return String(armored).trimEnd();
+}
+
+/** Decrypts an armored message; throws a plain Error (callers name the value that failed). */
+export async function decryptArmored(key: PrivateKey, armored: string): Promise<Uint8Array> {
+  const message = await openpgp.readMessage({ armoredMessage: armored.trim(), config: PGP_CONFIG });
+  const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: PGP_CONFIG });
+  return data as Uint8Array;
+}
+
+export interface GeneratedKey {
+  publicArmored: string;
+  privateArmored: string;
+  fingerprint: string;
+}
+
+export async function generateKeyPair(opts: { name: string; email?: string; passphrase?: string; type?: 'ecc' | 'rsa' }): Promise<GeneratedKey> {
+  const userID = opts.email ? { name: opts.name, email: opts.email } : { name: opts.name };
+  const common = { userIDs: [userID], format: 'armored' as const, config: PGP_CONFIG, ...(opts.passphrase ? { passphrase: opts.passphrase } : {}) };
+  const pair =
+    opts.type === 'rsa'
+      ? await openpgp.generateKey({ ...common, type: 'rsa', rsaBits: 3072 })
+      : await openpgp.generateKey({ ...common, type: 'ecc', curve: 'curve25519Legacy' });
+  const pub = await openpgp.readKey({ armoredKey: pair.publicKey });
+  return { publicArmored: pair.publicKey, privateArmored: pair.privateKey, fingerprint: pub.getFingerprint().toUpperCase() };
+}
+
+export function fingerprintOf(key: PublicKey | PrivateKey): string {
+  return key.getFingerprint().toUpperCase();
+}
+
+export function armorPublic(key: PublicKey): string {
+  return key.armor(openpgp.config);
+}

@@ -1,0 +1,62 @@
+/**
+ * All user-facing output. Human lines go to stderr when --json is on (stdout then carries
+ * only NDJSON events); colour follows the terminal and NO_COLOR; everything is redacted.
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import { redactor } from './redact.js';
+
+export interface OutputOptions {
+  json?: boolean;
+  color?: boolean;
+  quiet?: boolean;
+}
+
+export function colorWanted(stream: NodeJS.WriteStream): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
+  return Boolean(stream.isTTY);
+}
+
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly c: ChalkInstance;
+  private readonly errColor: ChalkInstance;
+
+  constructor(opts: OutputOptions = {}) {
+    this.json = opts.json ?? false;
+    this.quiet = opts.quiet ?? false;
+    const color = opts.color ?? colorWanted(process.stdout);
+    this.c = new Chalk({ level: color ? 1 : 0 });
+    this.errColor = new Chalk({ level: (opts.color ?? colorWanted(process.stderr)) ? 1 : 0 });
+  }
+
+  /** Primary result text (the thing the command prints), to stdout unless --json. */
+  result(text: string): void {
+    const stream = this.json ? process.stderr : process.stdout;
+    stream.write(redactor.redact(text.endsWith('\n') ? text : `${text}\n`));
+  }
+
+  /** Progress and informational lines, to stderr so stdout stays pipeable. */
+  info(text: string): void {
+    if (this.quiet) return;
+    process.stderr.write(redactor.redact(`${text}\n`));
+  }
+
+  warn(text: string): void {
+    process.stderr.write(redactor.redact(`${this.errColor.yellow('warning:')} ${text}\n`));
+  }
+
+  error(text: string): void {
+    process.stderr.write(redactor.redact(`${this.errColor.red('error:')} ${text}\n`));
+  }
+
+  /** One NDJSON event on stdout (only with --json). */
+  event(type: string, data: Record<string, unknown> = {}): void {
+    if (!this.json) return;
+    const line = JSON.stringify({ type, time: new Date().toISOString(), ...data }, (_k, v: unknown) =>
+      typeof v === 'string' ? redactor.redact(v) : v,
+    );
+    process.stdout.write(`${line}\n`);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The bundle runs on a master's distro Node: Debian 12's own nodejs 18 package (unpacked by
+ * scripts/debian-node18.sh; needs root, as CI has).
+ */
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { OPS, ops, ROOT, tempDir, tempRepo } from '../support/ops.js';
+
+const node18 = [join(ROOT, 'scripts', 'debian-node18.sh'), 'node'];
+
+describe("dist/ops.mjs on Debian 12's Node 18", () => {
+  beforeAll(() => {
+    expect(process.getuid?.(), 'this test needs root (CI runs as root)').toBe(0);
+  });
+
+  it('is really Node 18', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const v = spawnSync(node18[0] ?? '', ['node', '-v']).stdout.toString().trim();
+    expect(v).toMatch(/^v18\.(19|[2-9]\d)\./);
+  });
+
+  it('runs the secrets workflow and the pillar commands with no node_modules', async () => {
+    const repo = tempRepo();
+    // A lone copy of the bundle, far from any node_modules.
+    const bundle = join(tempDir(), 'ops.mjs');
+    copyFileSync(OPS, bundle);
+    const run = (args: string[], input?: string) => ops(args, { cwd: repo, node: node18, input, bundle });
+    expect((await run(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect((await run(['keygen', 'lab'])).code).toBe(0);
+    const w = await run(['encrypt', 'lab', 'SECRET_KEY', '--write'], 'node 18 ✓');
+    expect(w.code, w.stderr).toBe(0);
+    const d = await run(['decrypt', 'lab', 'SECRET_KEY']);
+    expect(d.stdout).toBe('node 18 ✓');
+    const show = await run(['pillar', 'show', 'lab']);
+    expect(show.stdout).toMatch(/SECRET_KEY: <encrypted>/);
+    const dk = await run(['deploy-key', 'lab', '--write']);
+    expect(dk.code, dk.stderr).toBe(0);
+    expect((await run(['pillar', 'schema'])).code).toBe(0);
+  });
+});

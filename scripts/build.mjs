@@ -18,7 +18,14 @@ await build({
   external: ['cpu-features', '*.node'],
   define: { OPS_VERSION: JSON.stringify(pkg.version) },
   banner: {
-    js: "import { createRequire as __opsCreateRequire } from 'node:module'; const require = __opsCreateRequire(import.meta.url);",
+    // Bundled CommonJS dependencies (ssh2) expect require, __filename and __dirname.
+    js: [
+      "import { createRequire as __opsCreateRequire } from 'node:module';",
+      "import { fileURLToPath as __opsFileURLToPath } from 'node:url';",
+      'const require = __opsCreateRequire(import.meta.url);',
+      'const __filename = __opsFileURLToPath(import.meta.url);',
+      "const __dirname = __opsFileURLToPath(new URL('.', import.meta.url));",
+    ].join(' '),
   },
   legalComments: 'none',
   logLevel: 'warning',

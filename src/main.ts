@@ -4,4 +4,11 @@ import { runCli } from './cli/program.js';
 declare const OPS_VERSION: string;
 const version = typeof OPS_VERSION === 'string' ? OPS_VERSION : '0.0.0-dev';
 
-process.exitCode = await runCli(process.argv, version);
+if (process.argv[2] === '__lab-apt-proxy') {
+  // Hidden entry: the lab's long-lived apt proxy process (started detached by `ops lab up`).
+  const { runAptProxyFromArgv } = await import('./lab/index.js');
+  await runAptProxyFromArgv(process.argv.slice(3));
+} else {
+  const code = await runCli(process.argv, version);
+  process.exitCode = code;
+}

@@ -1,0 +1,80 @@
+/**
+ * Names and paths of every lab object. Each carries the instance id (a short hash of the repo root), so two
+ * clones of an ops repo never share a bridge, namespace, link, machine, mount or folder, and leftovers can be
+ * recognised by name alone.
+ */
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+
+/** Machine-wide caches that outlive any clone (base image, apt packages). */
+export const CACHE_DIR = '/var/cache/ops-lab';
+/** Machine-wide runtime folders of lab instances (overlay layers and mount points), one folder per instance. */
+export const VAR_DIR = '/var/lib/ops-lab';
+/** Debian release of the lab hosts; bump BASE_VERSION when the base recipe changes. */
+export const SUITE = 'bookworm';
+export const BASE_VERSION = 'v1';
+export const BASE_DIR = join(CACHE_DIR, `base-${SUITE}-${BASE_VERSION}`);
+export const APT_CACHE_DIR = join(CACHE_DIR, 'apt');
+export const DEBIAN_MIRROR_HOST = 'deb.debian.org';
+export const DEBIAN_MIRROR = `http://${DEBIAN_MIRROR_HOST}/debian`;
+export const APT_PROXY_PORT = 3142;
+/** Sub-folder of each cgroup hierarchy that holds one cgroup per lab machine. */
+export const CGROUP_PARENT = 'ops-lab';
+
+const ID_LEN = 6;
+export const INSTANCE_ID_RE = /^[0-9a-f]{6}$/;
+
+export function instanceIdFor(repoRoot: string): string {
+  let p = repoRoot;
+  try {
+    p = realpathSync(repoRoot);
+  } catch {
+    // a missing root still gets a stable id from its spelling
+  }
+  return createHash('sha256').update(p).digest('hex').slice(0, ID_LEN);
+}
+
+export function instanceDir(id: string): string {
+  return join(VAR_DIR, id);
+}
+
+/** Linux bridge of an instance (≤ 15 chars). */
+export function bridgeName(id: string): string {
+  return `opsbr-${id}`;
+}
+
+/** Host side of a host's veth pair, by address slot (≤ 15 chars). */
+export function vethName(id: string, slot: number): string {
+  return `opsv-${id}-${slot}`;
+}
+
+/** Network namespace, machine name and cgroup name of a host. */
+export function machineName(id: string, hostName: string): string {
+  return `ops-${id}-${hostName}`;
+}
+
+export function hostName(env: string, index: number): string {
+  return `${env}-${index}`;
+}
+
+export function hostDir(id: string, hostName: string): string {
+  return join(instanceDir(id), 'hosts', hostName);
+}
+
+/** Object names parsed back to their instance id (for leftovers of any ops instance). */
+export const BRIDGE_RE = /^opsbr-([0-9a-f]{6})$/;
+export const VETH_RE = /^opsv-([0-9a-f]{6})-(\d+)$/;
+export const MACHINE_RE = /^ops-([0-9a-f]{6})-([a-z][a-z0-9-]*)-(\d+)$/;
+
+/** Env names become host names, namespace names and file names: keep them plain. */
+export const ENV_RE = /^[a-z][a-z0-9-]{0,23}$/;
+
+export function checkEnvName(env: string): void {
+  if (!ENV_RE.test(env)) {
+    throw new UsageError(
+      `lab env name '${env}' is not usable: use a lowercase letter, then lowercase letters, digits or '-' (max 24)`,
+    );
+  }
+}

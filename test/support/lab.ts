@@ -1,0 +1,75 @@
+/** Lab hosts for tests: real Debian machines booted by `ops lab up` (root on Linux). */
+import { execFileSync } from 'node:child_process';
+import { expect } from 'vitest';
+import { ops, type RunResult } from './ops.js';
+
+export function requireRoot(): void {
+  expect(process.platform, 'lab tests need Linux').toBe('linux');
+  expect(process.getuid?.(), 'lab tests need root (CI runs as root)').toBe(0);
+}
+
+export async function labUp(repo: string, env: string, hosts: number): Promise<RunResult> {
+  const r = await ops(['lab', 'up', '--env', env, '--hosts', String(hosts)], { cwd: repo });
+  expect(r.code, `ops lab up failed:\n${r.stderr}`).toBe(0);
+  return r;
+}
+
+export async function labDown(repo: string): Promise<void> {
+  const r = await ops(['lab', 'down'], { cwd: repo });
+  expect(r.code, `ops lab down failed:\n${r.stderr}`).toBe(0);
+}
+
+export interface LabHostRow {
+  env: string;
+  name: string;
+  address: string;
+  state: string;
+}
+
+export async function labHosts(repo: string): Promise<LabHostRow[]> {
+  const r = await ops(['lab', 'status'], { cwd: repo });
+  return r.stdout
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split('\t'))
+    .map(([env = '', name = '', address = '', state = '']) => ({ env, name, address, state }));
+}
+
+/** The network namespace of a lab host (for faults injected from outside the host). */
+export function netnsOf(address: string): string {
+  for (const ns of execFileSync('ip', ['netns', 'list']).toString().split('\n')) {
+    const name = ns.split(' ')[0];
+    if (!name) continue;
+    try {
+      const addrs = execFileSync('ip', ['-n', name, '-o', '-4', 'addr', 'show']).toString();
+      if (addrs.includes(` ${address}/`)) return name;
+    } catch {
+      // a namespace that vanished meanwhile
+    }
+  }
+  throw new Error(`no network namespace holds ${address}`);
+}
+
+export function inNetns(ns: string, argv: string[]): string {
+  return execFileSync('ip', ['netns', 'exec', ns, ...argv]).toString();
+}
+
+/** Takes a lab host off the network (its link down) while `fn` runs, then restores link and routes. */
+export async function withLinkDown<T>(address: string, fn: (takeDown: () => void) => Promise<T>): Promise<T> {
+  const ns = netnsOf(address);
+  const iface = inNetns(ns, ['ip', '-o', 'link', 'show']).split('\n').map((l) => l.split(': ')[1]?.split('@')[0]).find((n) => n && n !== 'lo') ?? '';
+  const routes = inNetns(ns, ['ip', 'route', 'show']).split('\n').filter((l) => l.trim() !== '');
+  try {
+    return await fn(() => inNetns(ns, ['ip', 'link', 'set', iface, 'down']) && undefined);
+  } finally {
+    inNetns(ns, ['ip', 'link', 'set', iface, 'up']);
+    for (const r of routes.filter((l) => l.startsWith('default'))) {
+      try {
+        inNetns(ns, ['ip', 'route', 'replace', ...r.trim().split(/\s+/)]);
+      } catch {
+        // already back
+      }
+    }
+  }
+}

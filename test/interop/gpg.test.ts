@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ops, tempRepo } from '../support/ops.js';
 
@@ -42,6 +42,11 @@ beforeAll(() => {
   makeKey('rsa3072 <rsa3072@ops.test>', 'rsa3072', 'rsa3072');
   makeKey('ed25519 <ed25519@ops.test>', 'ed25519', 'cv25519');
   makeKey('protected <protected@ops.test>', 'rsa2048', 'rsa2048', 'pass phrase ✓');
+});
+
+afterAll(() => {
+  // gpg starts an agent per home folder; do not leave them behind.
+  if (home) spawnSync('gpgconf', ['--homedir', home, '--kill', 'all']);
 });
 
 describe('gpg decrypts what ops encrypts', () => {

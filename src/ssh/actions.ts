@@ -1,0 +1,122 @@
+/** What `ops run` and `ops ssh` do (loaded only when one of them runs). */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { intOption, type Handler } from '../cli/command.js';
+import type { Context } from '../cli/context.js';
+import { UsageError } from '../errors.js';
+import { loadPillar, type LoadedPillar } from '../pillar/load.js';
+import { HostPrinter } from '../ui/hosts.js';
+import { runAdhoc } from './adhoc.js';
+import { loadCredentials } from './identities.js';
+import { selectTargets } from './inventory.js';
+import { KnownHosts } from './knownhosts.js';
+import { quote } from './quote.js';
+import { knownHostsFiles, pinFile, SshSession } from './session.js';
+import type { Target } from './target.js';
+
+/**
+ * Positional arguments before `--`, and the words after it (never taken as an environment).
+ * Without `--`, every argument counts as positional.
+ */
+export function splitWords(args: readonly string[]): { before: string[]; words: string[]; dashed: boolean } {
+  const raw = process.argv;
+  const dd = raw.indexOf('--');
+  if (dd < 0) return { before: [...args], words: [], dashed: false };
+  const words = raw.slice(dd + 1);
+  return { before: args.slice(0, Math.max(0, args.length - words.length)), words, dashed: true };
+}
+
+export function openSession(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): SshSession {
+  const seconds = intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10;
+  return new SshSession({
+    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
+    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+    connectTimeoutMs: seconds * 1000,
+    acceptNewInto: opts.acceptNew ? pinFile(ctx.repo, pillar.data.lab === true) : undefined,
+  });
+}
+
+export const run: Handler = async (ctx, args, opts) => {
+  const split = splitWords(args);
+  const { env, rest } = ctx.resolveEnv(split.before);
+  if (split.dashed && rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}' before --`, 'usage: ops run [env] [--role R | --host H] -- <command line>');
+  const line = (split.dashed ? split.words : rest).join(' ');
+  if (line.trim() === '') throw new UsageError('no command given', "put the command after --, e.g. ops run lab -- 'uptime'");
+  if (opts.role !== undefined && opts.host !== undefined) throw new UsageError('give --role or --host, not both');
+  const pillar = loadPillar(ctx.repo, env);
+  const targets = selectTargets(pillar, { role: opts.role as string | undefined, host: opts.host as string | undefined, user: opts.user as string | undefined });
+  const parallel = intOption(opts.parallel, '--parallel', 1, 1000) ?? 32;
+  const session = openSession(ctx, pillar, opts);
+  const printer = new HostPrinter(ctx.out, targets.map((t) => t.name), opts.prefix !== false && targets.length > 1);
+  const started = Date.now();
+  const onInt = () => {
+    void session.closeAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onInt);
+  try {
+    const results = await runAdhoc(targets, session, printer, { line, sudo: opts.sudo === true, parallel });
+    if (targets.length > 1 || ctx.opts.json) printer.summary(results, Date.now() - started);
+    const [only] = results;
+    if (results.length === 1 && only) {
+      if (only.exitCode !== undefined && only.exitCode !== null) return only.exitCode;
+      return 1;
+    }
+    return results.every((r) => r.status === 'ok') ? 0 : 1;
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    await session.closeAll();
+  }
+};
+
+function pickTarget(pillar: LoadedPillar, wanted: string, user: string | undefined): Target {
+  const servers = pillar.data.servers;
+  const byHost = Object.entries(servers).some(([n, s]) => n === wanted || s.address === wanted);
+  const targets = byHost ? selectTargets(pillar, { host: wanted, user }) : selectTargets(pillar, { role: wanted, user });
+  const [first] = targets;
+  if (!first) throw new UsageError(`no host '${wanted}'`);
+  return first;
+}
+
+function sshArgs(t: Target, files: string[], identities: string[]): string[] {
+  const base = ['-o', `UserKnownHostsFile=${files.map((f) => f.replace(/ /g, '\\ ')).join(' ')}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes'];
+  for (const i of identities) base.push('-i', i);
+  const out = [...base, '-p', String(t.port), '-l', t.user];
+  if (t.via) {
+    const jump = ['ssh', ...sshArgs(t.via, files, identities), '-W', '%h:%p', t.via.address];
+    out.push('-o', `ProxyCommand=${jump.map((w) => (w === '%h:%p' ? w : quote(w))).join(' ')}`);
+  }
+  return out;
+}
+
+export const ssh: Handler = async (ctx, args, opts) => {
+  const split = splitWords(args);
+  const { env, rest } = ctx.resolveEnv(split.before);
+  const wanted = rest[0];
+  const words = split.dashed ? split.words : rest.slice(1);
+  if (!wanted) throw new UsageError('which host? give a host name, address or role', 'e.g. ops ssh lab lab-1');
+  const pillar = loadPillar(ctx.repo, env);
+  const target = pickTarget(pillar, wanted, opts.user as string | undefined);
+  const identities = [...((opts.identity as string[] | undefined) ?? [])];
+  loadCredentials(ctx.repo, identities); // validates -i files (exit 2 on an unreadable one)
+  const labKey = `${ctx.repo.stateDir}/lab/id_ed25519`;
+  if (pillar.data.lab && existsSync(labKey)) identities.push(labKey);
+  if (opts.acceptNew) {
+    // Pin through ops's own handshake first; OpenSSH then sees a known host.
+    const session = openSession(ctx, pillar, opts);
+    try {
+      await session.connect(target);
+    } finally {
+      await session.closeAll();
+    }
+  }
+  const argv = [...sshArgs(target, knownHostsFiles(ctx.repo).filter(existsSync), identities), ...(words.length > 0 ? [] : ['-t']), target.address, ...(words.length > 0 ? ['--', words.join(' ')] : [])];
+  ctx.out.info(`connecting to ${target.name} (${target.user}@${target.address})`);
+  return new Promise<number>((resolve) => {
+    const child = spawn('ssh', argv, { stdio: 'inherit' });
+    child.on('error', (e) => {
+      ctx.out.error(`cannot start ssh: ${e.message} (install openssh-client)`);
+      resolve(2);
+    });
+    child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+  });
+};

@@ -1,0 +1,230 @@
+/**
+ * One SSH connection to one host: host key pinned, credentials offered in order, keepalive,
+ * connect timeout. Commands run with `exec`; files move with `putFile`/`getFile` over SFTP.
+ */
+import type { Readable } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
+import { OperationError } from '../errors.js';
+import type { Credentials } from './identities.js';
+import { fingerprint, keyType, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './knownhosts.js';
+import type { Target } from './target.js';
+
+export interface ConnectOptions {
+  knownHosts: KnownHosts;
+  credentials: Credentials;
+  connectTimeoutMs: number;
+  /** Pin an unknown host key in this file (never a changed one). */
+  acceptNewInto?: string;
+  /** Through this already-open connection (jump host). */
+  via?: Connection;
+  keepaliveMs?: number;
+}
+
+/** Refused before login: unknown, changed or revoked host key. */
+export class HostKeyError extends OperationError {
+  constructor(
+    readonly target: Target,
+    readonly verdict: Exclude<HostKeyVerdict, { ok: true }>,
+  ) {
+    const where = `${target.name} (${target.address}:${target.port})`;
+    if (verdict.reason === 'unknown') {
+      super(`${where}: unknown host key ${verdict.type} ${verdict.fingerprint}; refusing to connect`, 'check the fingerprint out of band, then pin it with --accept-new');
+    } else if (verdict.reason === 'changed') {
+      const old = verdict.pinned.map((p) => `${p.type} ${fingerprint(p.blob)} (${p.file}:${p.line})`).join(', ');
+      super(
+        `${where}: HOST KEY CHANGED — presented ${verdict.type} ${verdict.fingerprint}, pinned ${old}; refusing to connect (possible man-in-the-middle)`,
+        'if the host was really rebuilt, remove its old line from known_hosts and pin the new key',
+      );
+    } else {
+      super(`${where}: host key ${verdict.fingerprint} is revoked in known_hosts; refusing to connect`);
+    }
+    this.name = 'HostKeyError';
+  }
+}
+
+export interface ExecResult {
+  code: number | null;
+  signal?: string;
+}
+
+export interface ExecStreams {
+  stdin?: Buffer | string | Readable;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  pty?: { rows: number; cols: number; term: string } | false;
+}
+
+export class Connection {
+  private closedReason: Error | undefined;
+
+  private constructor(
+    readonly target: Target,
+    private readonly client: ssh2.Client,
+  ) {
+    client.on('close', () => {
+      this.closedReason ??= new OperationError(`${target.name}: connection closed`);
+    });
+    client.on('error', (e: Error) => {
+      this.closedReason = new OperationError(`${target.name}: ${connectionErrorText(e)}`);
+    });
+  }
+
+  static open(target: Target, opts: ConnectOptions): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const client = new ssh2.Client();
+      let refusal: HostKeyError | undefined;
+      let settled = false;
+      const fail = (e: Error) => {
+        if (settled) return;
+        settled = true;
+        client.end();
+        reject(refusal ?? (e instanceof OperationError ? e : new OperationError(`${target.name} (${target.address}:${target.port}): ${connectionErrorText(e)}`)));
+      };
+      const pinnedTypes = opts.knownHosts.lookup(target.address, target.port).map((p) => p.type);
+      const config: ConnectConfig = {
+        host: target.address,
+        port: target.port,
+        username: target.user,
+        readyTimeout: opts.connectTimeoutMs,
+        keepaliveInterval: opts.keepaliveMs ?? 3000,
+        keepaliveCountMax: 3,
+        hostVerifier: (key: Buffer) => {
+          const verdict = verifyHostKey(opts.knownHosts, target.address, target.port, key);
+          if (verdict.ok) return true;
+          if (verdict.reason === 'unknown' && opts.acceptNewInto) {
+            opts.knownHosts.pin(opts.acceptNewInto, target.address, target.port, key);
+            return true;
+          }
+          refusal = new HostKeyError(target, verdict);
+          return false;
+        },
+        authHandler: authMethods(target.user, opts.credentials) as ssh2.AuthMethod[],
+      };
+      if (pinnedTypes.length > 0) {
+        // Ask for the key type we have pinned, so a host with several keys shows the one we know.
+        const preferred = [...new Set(pinnedTypes.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t])))];
+        config.algorithms = { serverHostKey: { prepend: preferred } as unknown as ssh2.ServerHostKeyAlgorithm[] };
+      }
+      const onTimeout = setTimeout(() => fail(new Error(`no SSH answer within ${opts.connectTimeoutMs / 1000} s`)), opts.connectTimeoutMs + 2000);
+      client.once('ready', () => {
+        clearTimeout(onTimeout);
+        settled = true;
+        resolve(new Connection(target, client));
+      });
+      client.once('error', (e) => {
+        clearTimeout(onTimeout);
+        fail(e);
+      });
+      client.once('close', () => {
+        clearTimeout(onTimeout);
+        fail(new Error('connection closed during login'));
+      });
+      if (opts.via) {
+        opts.via
+          .forward(target.address, target.port)
+          .then((sock) => client.connect({ ...config, sock }))
+          .catch((e: Error) => fail(new OperationError(`${target.name}: cannot reach ${target.address}:${target.port} through ${opts.via?.target.name}: ${e.message}`)));
+      } else {
+        client.connect(config);
+      }
+    });
+  }
+
+  /** A TCP stream to host:port opened from this host (for jumping through it). */
+  forward(host: string, port: number): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => (err ? reject(err) : resolve(ch)));
+    });
+  }
+
+  /** Runs one command line; resolves with its exit status (null when the connection died). */
+  exec(command: string, io: ExecStreams = {}): Promise<ExecResult> {
+    if (this.closedReason) return Promise.reject(this.closedReason);
+    return new Promise((resolve, reject) => {
+      const opts = io.pty ? { pty: { rows: io.pty.rows, cols: io.pty.cols, term: io.pty.term } } : {};
+      this.client.exec(command, opts, (err, stream) => {
+        if (err) return reject(new OperationError(`${this.target.name}: cannot start command: ${err.message}`));
+        let code: number | null = null;
+        let signal: string | undefined;
+        stream.on('exit', (c: number | null, s?: string) => {
+          code = c;
+          signal = s ?? undefined;
+        });
+        stream.on('data', (b: Buffer) => io.onStdout?.(b));
+        stream.stderr.on('data', (b: Buffer) => io.onStderr?.(b));
+        const onGone = () => {
+          stream.destroy();
+        };
+        this.client.once('close', onGone);
+        stream.on('close', () => {
+          this.client.removeListener('close', onGone);
+          if (code === null && signal === undefined && this.closedReason) reject(new OperationError(`${this.closedReason.message} while running the command`));
+          else resolve({ code, signal });
+        });
+        if (io.stdin === undefined) stream.end();
+        else if (typeof io.stdin === 'string' || Buffer.isBuffer(io.stdin)) stream.end(io.stdin);
+        else io.stdin.pipe(stream);
+      });
+    });
+  }
+
+  /** The interactive channel (PTY) for shells. */
+  shell(pty: { rows: number; cols: number; term: string }, command?: string): Promise<ClientChannel> {
+    return new Promise((resolve, reject) => {
+      const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+      if (command) this.client.exec(command, { pty }, cb);
+      else this.client.shell(pty, cb);
+    });
+  }
+
+  sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+  }
+
+  /** Writes a file over SFTP (content never appears in a command line). */
+  async putFile(path: string, data: Buffer | string, mode = 0o600): Promise<void> {
+    const sftp = await this.sftp();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const ws = sftp.createWriteStream(path, { mode });
+        ws.on('error', reject);
+        ws.on('close', () => resolve());
+        ws.end(data);
+      });
+      await new Promise<void>((resolve, reject) => sftp.chmod(path, mode, (e) => (e ? reject(e) : resolve())));
+    } finally {
+      sftp.end();
+    }
+  }
+
+  get alive(): boolean {
+    return this.closedReason === undefined;
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+function authMethods(username: string, creds: Credentials): ssh2.AnyAuthMethod[] {
+  const methods: ssh2.AnyAuthMethod[] = [];
+  if (creds.agent) methods.push({ type: 'agent', username, agent: creds.agent });
+  for (const id of creds.identities) methods.push({ type: 'publickey', username, key: id.key });
+  return methods;
+}
+
+export function connectionErrorText(e: Error): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const level = (e as { level?: string }).level;
+  if (code === 'ECONNREFUSED') return 'connection refused (is sshd running?)';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
+  if (code === 'ETIMEDOUT' || /Timed out while waiting for handshake/.test(e.message)) return 'connect timeout (no SSH answer)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `cannot resolve host name (${code})`;
+  if (code === 'ECONNRESET') return 'connection reset by the host';
+  if (level === 'client-authentication') return 'login refused: none of the offered keys was accepted (check -u/-i, ssh-agent, authorized_keys)';
+  if (/keepalive/i.test(e.message)) return 'host stopped answering (keepalive timeout)';
+  return e.message;
+}
+
+export { keyType };

@@ -1,0 +1,57 @@
+/**
+ * The credentials ops offers when it logs in: ssh-agent (SSH_AUTH_SOCK), key files given with
+ * -i, the lab key (.ops/lab/id_ed25519), then ~/.ssh/id_{ed25519,ecdsa,rsa}.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { UsageError } from '../errors.js';
+import type { Repo } from '../repo.js';
+
+export interface Identity {
+  source: string;
+  key: Buffer;
+}
+
+export interface Credentials {
+  agent?: string;
+  identities: Identity[];
+}
+
+function parseable(key: Buffer): boolean {
+  const parsed = ssh2.utils.parseKey(key);
+  return !(parsed instanceof Error);
+}
+
+export function loadCredentials(repo: Repo | undefined, explicit: readonly string[] = []): Credentials {
+  const identities: Identity[] = [];
+  for (const file of explicit) {
+    let key: Buffer;
+    try {
+      key = readFileSync(file);
+    } catch (e) {
+      throw new UsageError(`cannot read key file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    const parsed = ssh2.utils.parseKey(key);
+    if (parsed instanceof Error) {
+      throw new UsageError(`${file} is not a usable SSH private key (${parsed.message})`, 'pass an unencrypted OpenSSH/PEM private key, or load it into ssh-agent');
+    }
+    identities.push({ source: file, key });
+  }
+  const defaults = [
+    ...(repo ? [join(repo.stateDir, 'lab', 'id_ed25519')] : []),
+    ...['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)),
+  ];
+  for (const file of defaults) {
+    if (!existsSync(file)) continue;
+    try {
+      const key = readFileSync(file);
+      if (parseable(key)) identities.push({ source: file, key });
+    } catch {
+      // an unreadable default key is simply not offered
+    }
+  }
+  const agent = process.env.SSH_AUTH_SOCK && existsSync(process.env.SSH_AUTH_SOCK) ? process.env.SSH_AUTH_SOCK : undefined;
+  return { agent, identities };
+}

@@ -1,0 +1,83 @@
+/**
+ * The SSH connections of one ops run: one per host, opened on first use, reused by every step,
+ * jump hosts opened first; all closed at the end.
+ */
+import type { Repo } from '../repo.js';
+import { Connection } from './connection.js';
+import type { Credentials } from './identities.js';
+import { KnownHosts } from './knownhosts.js';
+import type { Target } from './target.js';
+import { join } from 'node:path';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface SessionOptions {
+  knownHosts: KnownHosts;
+  credentials: Credentials;
+  connectTimeoutMs?: number;
+  /** Pin unknown host keys into this file (--accept-new / first contact). */
+  acceptNewInto?: string;
+  keepaliveMs?: number;
+}
+
+/** The known_hosts files of a repo: committed pins, then lab pins. */
+export function knownHostsFiles(repo: Repo): string[] {
+  return [join(repo.pillarDir, 'known_hosts'), join(repo.stateDir, 'known_hosts')];
+}
+
+/** Where a new pin goes: the lab's generated file for lab environments, the committed one otherwise. */
+export function pinFile(repo: Repo, lab: boolean): string {
+  return lab ? join(repo.stateDir, 'known_hosts') : join(repo.pillarDir, 'known_hosts');
+}
+
+export class SshSession {
+  private readonly conns = new Map<string, Promise<Connection>>();
+
+  constructor(private readonly opts: SessionOptions) {}
+
+  private key(t: Target): string {
+    return `${t.user}@${t.address}:${t.port}`;
+  }
+
+  connect(target: Target): Promise<Connection> {
+    const k = this.key(target);
+    const existing = this.conns.get(k);
+    if (existing) return existing;
+    const p = (async () => {
+      const via = target.via ? await this.connect(target.via) : undefined;
+      return Connection.open(target, {
+        knownHosts: this.opts.knownHosts,
+        credentials: this.opts.credentials,
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        acceptNewInto: this.opts.acceptNewInto,
+        keepaliveMs: this.opts.keepaliveMs,
+        via,
+      });
+    })();
+    this.conns.set(k, p);
+    // A failed connection is not cached as a failure forever within a run's retries.
+    p.catch(() => this.conns.delete(k));
+    return p;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.conns.values()];
+    this.conns.clear();
+    await Promise.all(all.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+  }
+}
+
+/** Runs `fn` over items with at most `limit` at once, keeping input order in the results. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      results[i] = await fn(items[i] as T, i);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

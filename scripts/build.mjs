@@ -1,14 +1,20 @@
-// Bundles the CLI into one file that runs on plain Node 18.19+ with no node_modules.
+// Bundles the CLI into dist/: ops.mjs plus chunks/ loaded on demand (each command compiles only
+// what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole dist/ folder.
 import { build } from 'esbuild';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 
+rmSync(`${root}/dist`, { recursive: true, force: true });
 await build({
   entryPoints: [`${root}/src/main.ts`],
-  outfile: `${root}/dist/ops.mjs`,
+  outdir: `${root}/dist`,
+  entryNames: 'ops',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -1,6 +1,5 @@
 /** `ops lab`: real Debian test hosts on this machine (Linux, root). */
 import type { Command } from 'commander';
-import { labDown, labPreflight, labStatus, labUp } from '../lab/index.js';
 import { action, examples, intOption } from './command.js';
 
 export function registerLabCommands(program: Command): void {
@@ -15,6 +14,7 @@ export function registerLabCommands(program: Command): void {
       .option('--hosts <n>', 'number of hosts', '3')
       .action(
         action(async (ctx, _args, opts) => {
+          const { labPreflight, labUp } = await import('../lab/index.js');
           labPreflight();
           const env = ctx.opts.env ?? 'lab';
           const hosts = intOption(opts.hosts, '--hosts', 1, 60) ?? 3;
@@ -32,6 +32,7 @@ export function registerLabCommands(program: Command): void {
       .summary('list lab hosts with env, name, address, state and roles')
       .action(
         action(async (ctx) => {
+          const { labStatus } = await import('../lab/index.js');
           const hosts = await labStatus(ctx.repo);
           if (hosts.length === 0) {
             ctx.out.info('no lab hosts (start some with `ops lab up`)');
@@ -58,6 +59,7 @@ export function registerLabCommands(program: Command): void {
       .summary('remove lab hosts (all, or one environment with --env)')
       .action(
         action(async (ctx) => {
+          const { labDown, labPreflight } = await import('../lab/index.js');
           labPreflight();
           await labDown(ctx.repo, { env: ctx.opts.env, log: (l) => ctx.out.info(l) });
         }),

@@ -11,7 +11,8 @@ import type { Repo } from '../repo.js';
 
 export interface Identity {
   source: string;
-  key: Buffer;
+  /** Parsed once per run; every connection reuses it. */
+  key: ssh2.ParsedKey;
 }
 
 export interface Credentials {
@@ -19,9 +20,11 @@ export interface Credentials {
   identities: Identity[];
 }
 
-function parseable(key: Buffer): boolean {
+function parsePrivate(key: Buffer): ssh2.ParsedKey | Error {
   const parsed = ssh2.utils.parseKey(key);
-  return !(parsed instanceof Error);
+  if (parsed instanceof Error) return parsed;
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  return first && first.isPrivateKey() ? first : new Error('not a private key');
 }
 
 export function loadCredentials(repo: Repo | undefined, explicit: readonly string[] = []): Credentials {
@@ -33,11 +36,11 @@ export function loadCredentials(repo: Repo | undefined, explicit: readonly strin
     } catch (e) {
       throw new UsageError(`cannot read key file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
-    const parsed = ssh2.utils.parseKey(key);
+    const parsed = parsePrivate(key);
     if (parsed instanceof Error) {
       throw new UsageError(`${file} is not a usable SSH private key (${parsed.message})`, 'pass an unencrypted OpenSSH/PEM private key, or load it into ssh-agent');
     }
-    identities.push({ source: file, key });
+    identities.push({ source: file, key: parsed });
   }
   const defaults = [
     ...(repo ? [join(repo.stateDir, 'lab', 'id_ed25519')] : []),
@@ -46,8 +49,8 @@ export function loadCredentials(repo: Repo | undefined, explicit: readonly strin
   for (const file of defaults) {
     if (!existsSync(file)) continue;
     try {
-      const key = readFileSync(file);
-      if (parseable(key)) identities.push({ source: file, key });
+      const parsed = parsePrivate(readFileSync(file));
+      if (!(parsed instanceof Error)) identities.push({ source: file, key: parsed });
     } catch {
       // an unreadable default key is simply not offered
     }

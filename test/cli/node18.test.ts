@@ -2,8 +2,8 @@
  * The bundle runs on a master's distro Node: Debian 12's own nodejs 18 package (unpacked by
  * scripts/debian-node18.sh; needs root, as CI has).
  */
-import { copyFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OPS, ops, ROOT, tempDir, tempRepo } from '../support/ops.js';
 
@@ -22,9 +22,10 @@ describe("dist/ops.mjs on Debian 12's Node 18", () => {
 
   it('runs the secrets workflow and the pillar commands with no node_modules', async () => {
     const repo = tempRepo();
-    // A lone copy of the bundle, far from any node_modules.
-    const bundle = join(tempDir(), 'ops.mjs');
-    copyFileSync(OPS, bundle);
+    // A lone copy of dist/ (the bundle and its chunks), far from any node_modules.
+    const dist = join(tempDir(), 'dist');
+    cpSync(dirname(OPS), dist, { recursive: true });
+    const bundle = join(dist, 'ops.mjs');
     const run = (args: string[], input?: string) => ops(args, { cwd: repo, node: node18, input, bundle });
     expect((await run(['--version'])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect((await run(['keygen', 'lab'])).code).toBe(0);

@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/: ops.mjs plus chunks/ loaded on demand (each command compiles only
 // what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole dist/ folder.
 import { build } from 'esbuild';
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -21,7 +21,7 @@ await build({
   target: 'node18.19',
   minify: true,
   // ssh2 tries optional native addons and falls back to pure JS when they are absent.
-  external: ['cpu-features', '*.node'],
+  external: ['cpu-features', '*.node', 'chokidar'],
   define: { OPS_VERSION: JSON.stringify(pkg.version) },
   banner: {
     // Bundled CommonJS dependencies (ssh2) expect require, __filename and __dirname.
@@ -37,3 +37,5 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(`${root}/dist/ops.mjs`, 0o755);
+// The built-in templates travel with the bundle (a project's templates/ overrides them by path).
+cpSync(`${root}/templates`, `${root}/dist/templates`, { recursive: true });

@@ -14,6 +14,7 @@ import { registerRemoteCommands } from './remote.js';
 import { registerProvisionCommands } from './provision.js';
 import { registerReleaseCommands } from './release.js';
 import { registerDbCommands } from './db.js';
+import { registerInternalCommands } from './internal.js';
 
 export function buildProgram(version: string): Command {
   const program = new Command('ops');
@@ -36,6 +37,7 @@ export function buildProgram(version: string): Command {
   registerProvisionCommands(program);
   registerReleaseCommands(program);
   registerDbCommands(program);
+  registerInternalCommands(program);
 
   program.addHelpText(
     'after',

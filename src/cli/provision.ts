@@ -1,52 +1,70 @@
 /** Servers and converge: setup-master, setup-minion, add-role, deploy. */
 import type { Command } from 'commander';
-import { action, examples, notImplemented } from './command.js';
+import { action, examples, lazy } from './command.js';
+import { addConnectionOptions } from './remote.js';
+
+const actions = () => import('../provision/actions.js');
 
 export function registerProvisionCommands(program: Command): void {
   examples(
-    program
-      .command('deploy')
-      .summary('converge every server of an environment and ship the app')
-      .argument('[env]', 'environment')
-      .option('--dry-run', 'show the plan (with file diffs) and change nothing')
-      .option('--only <role|host>', 'only this role or host')
-      .option('--branch <branch>', 'deploy this branch instead of the pillar one')
-      .action(action(notImplemented('deploy'))),
+    addConnectionOptions(
+      program
+        .command('deploy')
+        .summary('converge every server of an environment (through its master)')
+        .description(
+          "Sends pillar/ and templates/ to the environment's master, which decrypts the secrets (failing closed), renders each minion's states from its roles and converges all minions over SSH — data services first, then app servers, then balancers. Changed and failed states stream back; a summary per host follows. Exit 1 if any state or host failed.",
+        )
+        .argument('[env]', 'environment')
+        .option('--dry-run', 'show the plan (with file diffs, secrets hidden) and change nothing')
+        .option('--only <role|host>', 'only hosts with this role, or this host')
+        .option('--branch <branch>', 'deploy this branch instead of the pillar one')
+        .option('-v, --verbose', 'also list states that needed no change'),
+    ).action(action(lazy(actions, 'deploy'))),
     ['ops deploy staging', 'ops deploy staging --dry-run', 'ops deploy production --only web'],
   );
   examples(
-    program
-      .command('setup-master')
-      .summary("make a host the environment's master (holds its private key)")
-      .argument('[env]', 'environment')
-      .option('-H, --host <host>', 'address of the new master')
-      .option('-u, --user <user>', 'SSH user for first contact', 'root')
-      .option('-p, --port <port>', 'SSH port', '22')
-      .option('--fingerprint <SHA256:...>', 'expected host key fingerprint (verified out of band)')
-      .action(action(notImplemented('setup-master'))),
-    ['ops setup-master staging -H 203.0.113.10 -u root', 'ops setup-master lab -H lab-1'],
+    addConnectionOptions(
+      program
+        .command('setup-master')
+        .summary("make a host the environment's master (holds its private key)")
+        .description(
+          "First contact: prints and pins the host key (--fingerprint checks it against one you verified out of band), installs the distro's Node.js and the ops bundle, makes the environment's OpenPGP keypair on the master (the private key never leaves it; the public key goes to pillar/keys/<env>.asc) and the master's SSH key, and records the master in the inventory. Safe to re-run; never replaces a key.",
+        )
+        .argument('[env]', 'environment')
+        .option('-H, --host <address>', 'address of the new master')
+        .option('-p, --port <port>', 'SSH port (default 22)')
+        .option('--name <name>', 'inventory name (default: <env>-master)')
+        .option('--fingerprint <SHA256:...>', 'expected host key fingerprint, verified out of band'),
+    ).action(action(lazy(actions, 'setupMaster'))),
+    ['ops setup-master staging -H 203.0.113.10 -u root', 'ops setup-master staging -H 203.0.113.10 --fingerprint SHA256:3f…', 'ops setup-master lab -H 10.200.1.10'],
   );
   examples(
-    program
-      .command('setup-minion')
-      .summary('provision a host with roles (web, worker, balancer, db, queue, cache)')
-      .argument('[env]', 'environment')
-      .argument('[roles]', 'comma-separated roles')
-      .option('-H, --host <host>', 'address of the new minion')
-      .option('-u, --user <user>', 'SSH user for first contact', 'root')
-      .option('--name <name>', 'inventory name for the host')
-      .option('--fingerprint <SHA256:...>', 'expected host key fingerprint (verified out of band)')
-      .action(action(notImplemented('setup-minion'))),
-    ['ops setup-minion staging web,balancer,db,cache -H 203.0.113.11 -u root', 'ops setup-minion lab db,queue -H lab-2'],
+    addConnectionOptions(
+      program
+        .command('setup-minion')
+        .summary('provision a host with roles (web, worker, balancer, db, queue, cache)')
+        .description(
+          "First contact (host key printed and pinned), authorizes the master's SSH key on the host, records its name, address and roles in the inventory (comments kept) and writes /etc/ops/minion.yml there. The next `ops deploy` converges it.",
+        )
+        .argument('[env]', 'environment')
+        .argument('[roles]', 'comma-separated roles')
+        .option('-H, --host <address>', 'address of the new minion')
+        .option('-p, --port <port>', 'SSH port (default 22)')
+        .option('--name <name>', "inventory name (default: the host's own short hostname)")
+        .option('--fingerprint <SHA256:...>', 'expected host key fingerprint, verified out of band'),
+    ).action(action(lazy(actions, 'setupMinion'))),
+    ['ops setup-minion staging web,balancer,db,cache -H 203.0.113.11 -u root', 'ops setup-minion lab db,queue -H 10.200.1.11'],
   );
   examples(
-    program
-      .command('add-role')
-      .summary('add a role to a provisioned host')
-      .argument('[env]', 'environment')
-      .argument('[role]', 'role to add')
-      .option('-H, --host <host>', 'host name or address')
-      .action(action(notImplemented('add-role'))),
+    addConnectionOptions(
+      program
+        .command('add-role')
+        .summary('add a role to a provisioned host')
+        .description('Records the role in the inventory and on the host. Roles are only ever added: removing one from the pillar does not undo what it installed.')
+        .argument('[env]', 'environment')
+        .argument('[role]', 'role to add')
+        .option('-H, --host <host>', 'host name or address'),
+    ).action(action(lazy(actions, 'addRole'))),
     ['ops add-role staging worker -H 203.0.113.11'],
   );
 }

@@ -26,6 +26,8 @@ export function nspawnArgs(m: MachineSpec): string[] {
     '--resolv-conf=off',
     '--timezone=off',
     `--network-namespace-path=/run/netns/${m.netns}`,
+    // The host owns its network namespace, as a real server does: let it manage its firewall.
+    '--capability=CAP_NET_ADMIN',
     '-M',
     m.machine,
   ];

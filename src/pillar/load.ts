@@ -29,14 +29,18 @@ export function loadPillar(repo: Repo, env: string): LoadedPillar {
   const sources = environmentFiles(repo, env).map((f) => loadPillarFile(f, repo.root));
   let raw: Record<string, unknown> = {};
   for (const s of sources) raw = deepMerge(raw, s.value);
+  return { env, data: validatePillar(raw, sources, envFile, env), raw, sources, envFile };
+}
+
+/** Validates merged pillar data (as loaded, or after decryption) into the typed contract. */
+export function validatePillar(raw: Record<string, unknown>, sources: PillarSource[], envFile: string, env: string): LoadedPillar['data'] {
   const parsed = pillarSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw issueToError(parsed.error.issues, sources, envFile, repo.root);
+  if (!parsed.success) throw issueToError(parsed.error.issues, sources, envFile, '');
   const data = parsed.data;
   for (const server of Object.values(data.servers)) {
     server.roles = [...new Set(server.roles.map((r) => ROLE_ALIASES[r] ?? r))];
   }
-  const protectedFlag = data.protected ?? env === 'production';
-  return { env, data: { ...data, protected: protectedFlag }, raw, sources, envFile };
+  return { ...data, protected: data.protected ?? env === 'production' };
 }
 
 /** The first schema problem as one precise error: file:line:col, key path, what and how to fix. */

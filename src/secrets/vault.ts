@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { findEncrypted, type EncryptedLeaf } from '../pillar/encrypted.js';
 import { formatPath, type PillarSource } from '../pillar/source.js';
+import { validatePillar, type LoadedPillar } from '../pillar/load.js';
 import { redactor } from '../ui/redact.js';
 import { decryptArmored, encryptBytes, fingerprintOf, type PrivateKey, type PublicKey } from './pgp.js';
 
@@ -42,4 +43,24 @@ export async function decryptSources(key: PrivateKey, sources: readonly PillarSo
     }
   }
   return out;
+}
+
+/**
+ * The environment's pillar with every encrypted value replaced by its plaintext, validated
+ * again. Fails closed: the first value that does not decrypt stops it, naming key and file.
+ */
+export async function decryptPillar(key: PrivateKey, loaded: LoadedPillar): Promise<LoadedPillar['data']> {
+  // Which file each encrypted value came from (the last file defining a path wins the merge).
+  const origin = new Map<string, string>();
+  for (const src of loaded.sources) for (const leaf of findEncrypted(src.value)) origin.set(JSON.stringify(leaf.path), src.display);
+  const plain = structuredClone(loaded.raw);
+  for (const leaf of findEncrypted(loaded.raw)) {
+    const file = origin.get(JSON.stringify(leaf.path)) ?? loaded.envFile;
+    const value = (await decryptLeaf(key, leaf, file)).toString('utf8');
+    let parent: Record<string | number, unknown> = plain;
+    for (const seg of leaf.path.slice(0, -1)) parent = parent[seg] as Record<string | number, unknown>;
+    const last = leaf.path[leaf.path.length - 1];
+    if (last !== undefined) parent[last] = value;
+  }
+  return validatePillar(plain, loaded.sources, loaded.envFile, loaded.env);
 }

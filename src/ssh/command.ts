@@ -48,6 +48,10 @@ export function renderCommand(cmd: RemoteCommand, opts: ExecOptions, ctx: Render
     // No sudo needed; keep the user's line exactly as typed when there is nothing to add.
     return body;
   }
+  if (ctx.loginUser === 'root') {
+    // root switches user without sudo (which a minimal host may not have).
+    return shellLine(['runuser', '-u', target, '--', 'sh', '-c', body]);
+  }
   const sudo = ['sudo', ctx.sudoPassword ? '-S' : '-n', '-p', '', '-H', ...(target === 'root' ? [] : ['-u', target]), '--', 'sh', '-c', body];
   return shellLine(sudo);
 }

@@ -16,6 +16,10 @@ export interface ConnectOptions {
   connectTimeoutMs: number;
   /** Pin an unknown host key in this file (never a changed one). */
   acceptNewInto?: string;
+  /** First contact: the fingerprint the operator verified out of band (`--fingerprint`). */
+  expectFingerprint?: string;
+  /** Told about a key that was just pinned. */
+  onPin?: (fingerprint: string, type: string) => void;
   /** Through this already-open connection (jump host). */
   via?: Connection;
   keepaliveMs?: number;
@@ -25,10 +29,12 @@ export interface ConnectOptions {
 export class HostKeyError extends OperationError {
   constructor(
     readonly target: Target,
-    readonly verdict: Exclude<HostKeyVerdict, { ok: true }>,
+    readonly verdict: Exclude<HostKeyVerdict, { ok: true }> | { ok: false; reason: 'mismatch'; fingerprint: string; type: string; expected: string },
   ) {
     const where = `${target.name} (${target.address}:${target.port})`;
-    if (verdict.reason === 'unknown') {
+    if (verdict.reason === 'mismatch') {
+      super(`${where}: host key ${verdict.type} ${verdict.fingerprint} is not the expected ${verdict.expected}; refusing to connect`, 'check the address and the fingerprint you were given');
+    } else if (verdict.reason === 'unknown') {
       super(`${where}: unknown host key ${verdict.type} ${verdict.fingerprint}; refusing to connect`, 'check the fingerprint out of band, then pin it with --accept-new');
     } else if (verdict.reason === 'changed') {
       const old = verdict.pinned.map((p) => `${p.type} ${fingerprint(p.blob)} (${p.file}:${p.line})`).join(', ');
@@ -93,7 +99,12 @@ export class Connection {
           const verdict = verifyHostKey(opts.knownHosts, target.address, target.port, key);
           if (verdict.ok) return true;
           if (verdict.reason === 'unknown' && opts.acceptNewInto) {
+            if (opts.expectFingerprint && opts.expectFingerprint !== verdict.fingerprint) {
+              refusal = new HostKeyError(target, { ...verdict, reason: 'mismatch', expected: opts.expectFingerprint });
+              return false;
+            }
             opts.knownHosts.pin(opts.acceptNewInto, target.address, target.port, key);
+            opts.onPin?.(verdict.fingerprint, verdict.type);
             return true;
           }
           refusal = new HostKeyError(target, verdict);
@@ -184,6 +195,7 @@ export class Connection {
 
   /** Writes a file over SFTP (content never appears in a command line). */
   async putFile(path: string, data: Buffer | string, mode = 0o600): Promise<void> {
+    // Created with the final mode from the start, so the content is never readable by others.
     const sftp = await this.sftp();
     try {
       await new Promise<void>((resolve, reject) => {
@@ -196,6 +208,10 @@ export class Connection {
     } finally {
       sftp.end();
     }
+  }
+
+  get user(): string {
+    return this.target.user;
   }
 
   get alive(): boolean {

@@ -17,6 +17,8 @@ export interface SessionOptions {
   connectTimeoutMs?: number;
   /** Pin unknown host keys into this file (--accept-new / first contact). */
   acceptNewInto?: string;
+  expectFingerprint?: string;
+  onPin?: (fingerprint: string, type: string) => void;
   keepaliveMs?: number;
 }
 
@@ -50,6 +52,8 @@ export class SshSession {
         credentials: this.opts.credentials,
         connectTimeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         acceptNewInto: this.opts.acceptNewInto,
+        expectFingerprint: this.opts.expectFingerprint,
+        onPin: this.opts.onPin,
         keepaliveMs: this.opts.keepaliveMs,
         via,
       });

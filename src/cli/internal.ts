@@ -1,0 +1,27 @@
+/** Commands ops runs on a master for itself (hidden from --help). */
+import type { Command } from 'commander';
+import { action } from './command.js';
+
+export function registerInternalCommands(program: Command): void {
+  program
+    .command('__master-key', { hidden: true })
+    .argument('<env>')
+    .argument('<project>')
+    .action(
+      action(async (_ctx, args) => {
+        const { ensureMasterKeys } = await import('../converge/master-key.js');
+        process.stdout.write(`${JSON.stringify(await ensureMasterKeys(String(args[0]), String(args[1])))}\n`);
+      }),
+    );
+  program
+    .command('__converge', { hidden: true })
+    .argument('<env>')
+    .option('--dry-run')
+    .option('--only <role|host>')
+    .action(
+      action(async (ctx, args, opts) => {
+        const { convergeFromSnapshot } = await import('../converge/run.js');
+        return convergeFromSnapshot(ctx.out, { env: String(args[0]), dryRun: opts.dryRun === true, only: opts.only as string | undefined });
+      }),
+    );
+}

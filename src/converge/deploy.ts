@@ -1,0 +1,65 @@
+/**
+ * `ops deploy` on the operator's machine: validates the pillar, brings the master's ops bundle
+ * up to date, sends it the repo snapshot and has it converge the environment; the master's
+ * events stream back and are shown here. The exit code is the master's.
+ */
+import { errorMessage, OperationError, UsageError } from '../errors.js';
+import type { LoadedPillar } from '../pillar/load.js';
+import type { Repo } from '../repo.js';
+import { renderCommand } from '../ssh/command.js';
+import type { Connection } from '../ssh/connection.js';
+import { shellLine } from '../ssh/quote.js';
+import { DeployPrinter } from '../ui/deploy.js';
+import type { Output } from '../ui/output.js';
+import { ensureBundle, REMOTE_OPS } from '../provision/bundle.js';
+import { snapshot } from './snapshot.js';
+
+export interface DeployOptions {
+  dryRun: boolean;
+  only?: string;
+  verbose?: boolean;
+}
+
+export function masterOf(pillar: LoadedPillar): string {
+  const name = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'))?.[0];
+  if (!name) throw new UsageError(`environment '${pillar.env}' has no master`, `make one with \`ops setup-master ${pillar.env} -H HOST\``);
+  return name;
+}
+
+export async function deployThroughMaster(out: Output, repo: Repo, pillar: LoadedPillar, master: Connection, opts: DeployOptions): Promise<number> {
+  const installed = await ensureBundle(master);
+  if (installed === 'installed') out.info(`${master.target.name}: ops bundle updated`);
+  const args = [REMOTE_OPS, '--json', '__converge', pillar.env, ...(opts.dryRun ? ['--dry-run'] : []), ...(opts.only ? ['--only', opts.only] : [])];
+  const command = renderCommand({ line: shellLine(args) }, { sudo: true }, { loginUser: master.user });
+  const printer = new DeployPrinter(out, opts.verbose);
+  let buf = '';
+  let err = '';
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    try {
+      printer.handle(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      out.info(`${master.target.name} | ${line}`);
+    }
+  };
+  let result;
+  try {
+    result = await master.exec(command, {
+      stdin: snapshot(repo),
+      onStdout: (b) => {
+        buf += b.toString('utf8');
+        const lines = buf.split('\n');
+        buf = lines.pop() ?? '';
+        lines.forEach(onLine);
+      },
+      onStderr: (b) => (err += b.toString('utf8')),
+    });
+  } catch (e) {
+    throw new OperationError(`lost the master during the deploy: ${errorMessage(e)}`, 'run the deploy again; converging is idempotent');
+  }
+  onLine(buf);
+  printer.summary(opts.dryRun);
+  // The master's own error (bad pillar, a secret that does not decrypt) is one line on its stderr.
+  for (const l of err.split('\n').filter((x) => x.trim())) out.info(`${master.target.name} | ${l}`);
+  return result.code ?? 1;
+}

@@ -1,0 +1,62 @@
+/**
+ * `ops __master-key` (runs on the master, as root): the environment's OpenPGP keypair, made here
+ * and never leaving the host, and the master's SSH key for reaching minions. Re-running never
+ * replaces a key; it prints the public halves as JSON.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { UsageError } from '../errors.js';
+import { writeNewFile } from '../fsutil.js';
+import { generateKeyPair, readPrivateKey, fingerprintOf, armorPublic } from '../secrets/pgp.js';
+import { generateEd25519 } from '../secrets/sshkey.js';
+import { MASTER_DIR, MASTER_SSH_KEY, masterKeyFile } from './paths.js';
+
+export interface MasterKeys {
+  pgpPublic: string;
+  pgpFingerprint: string;
+  pgpCreated: boolean;
+  sshPublic: string;
+}
+
+export async function ensureMasterKeys(env: string, project: string): Promise<MasterKeys> {
+  if (!/^[a-z][a-z0-9_-]*$/.test(env)) throw new UsageError(`bad environment name '${env}'`);
+  mkdirSync(MASTER_DIR, { recursive: true, mode: 0o700 });
+  chmodSync(MASTER_DIR, 0o700);
+  const keyFile = masterKeyFile(env);
+  let pgpPublic: string;
+  let pgpFingerprint: string;
+  let pgpCreated = false;
+  if (existsSync(keyFile)) {
+    const key = await readPrivateKey(readFileSync(keyFile), keyFile, async () => undefined);
+    pgpPublic = armorPublic(key.toPublic());
+    pgpFingerprint = fingerprintOf(key);
+  } else {
+    const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid` });
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
+    writeNewFile(keyFile, pair.privateArmored, 0o600);
+    pgpPublic = pair.publicArmored;
+    pgpFingerprint = pair.fingerprint;
+    pgpCreated = true;
+  }
+  if (!existsSync(MASTER_SSH_KEY)) {
+    const pair = generateEd25519(`ops-master@${hostname()}`);
+    mkdirSync(dirname(MASTER_SSH_KEY), { recursive: true, mode: 0o700 });
+    writeNewFile(MASTER_SSH_KEY, pair.privatePem, 0o600);
+    writeFileSync(`${MASTER_SSH_KEY}.pub`, `${pair.publicLine}\n`, { mode: 0o644 });
+  }
+  const sshPublic = readFileSync(`${MASTER_SSH_KEY}.pub`, 'utf8').trim();
+  authorizeRootKey(sshPublic);
+  return { pgpPublic: pgpPublic.trimEnd(), pgpFingerprint, pgpCreated, sshPublic };
+}
+
+/** The master reaches itself like any minion: its own key in root's authorized_keys. */
+export function authorizeRootKey(line: string): void {
+  const file = '/root/.ssh/authorized_keys';
+  mkdirSync('/root/.ssh', { recursive: true, mode: 0o700 });
+  const have = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const blob = line.split(/\s+/)[1];
+  if (blob && have.split('\n').some((l) => l.split(/\s+/).includes(blob))) return;
+  writeFileSync(file, `${have}${have && !have.endsWith('\n') ? '\n' : ''}${line}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}

@@ -1,0 +1,109 @@
+/**
+ * `ops __converge` — runs on the master, as root. Reads the repo snapshot the operator sent on
+ * stdin, decrypts the pillar with the key only this host holds (failing closed), renders each
+ * minion's states from its roles and converges the minions over SSH in waves (data services,
+ * then the app, then balancers). Reports as NDJSON events on stdout.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { errorMessage, OpsError, UsageError } from '../errors.js';
+import { loadPillar } from '../pillar/load.js';
+import { repoAt } from '../repo.js';
+import type { Host } from '../roles/context.js';
+import { renderHost } from '../roles/index.js';
+import { templates } from '../roles/templates.js';
+import { readPrivateKey } from '../secrets/pgp.js';
+import { decryptPillar } from '../secrets/vault.js';
+import { loadCredentials } from '../ssh/identities.js';
+import { KnownHosts } from '../ssh/knownhosts.js';
+import { knownHostsFiles, mapLimit, SshSession } from '../ssh/session.js';
+import { convergeHost } from '../states/executor.js';
+import type { Output } from '../ui/output.js';
+import { readStdin } from '../ui/prompt.js';
+import { unpack } from '../util/tar.js';
+import { readHostFacts } from './hostfacts.js';
+import { MASTER_SSH_KEY, MASTER_WORK, masterKeyFile } from './paths.js';
+import { inWaves } from './waves.js';
+
+export interface ConvergeRequest {
+  env: string;
+  dryRun: boolean;
+  only?: string;
+}
+
+export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): Promise<number> {
+  const archive = await readStdin();
+  mkdirSync(join(MASTER_WORK, req.env), { recursive: true, mode: 0o700 });
+  const dir = mkdtempSync(join(MASTER_WORK, req.env, 'run-'));
+  try {
+    for (const e of unpack(archive)) {
+      mkdirSync(dirname(join(dir, e.path)), { recursive: true });
+      writeFileSync(join(dir, e.path), e.data, { mode: 0o600 });
+    }
+    return await convergeRepo(out, dir, req);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function convergeRepo(out: Output, dir: string, req: ConvergeRequest): Promise<number> {
+  const started = Date.now();
+  const repo = repoAt(dir);
+  const loaded = loadPillar(repo, req.env);
+  const keyFile = masterKeyFile(req.env);
+  let keyBytes: Buffer;
+  try {
+    keyBytes = readFileSync(keyFile);
+  } catch {
+    throw new UsageError(`this master holds no key for environment '${req.env}' (${keyFile})`, `run \`ops setup-master ${req.env} -H <this host>\``);
+  }
+  const key = await readPrivateKey(keyBytes, keyFile, async () => undefined);
+  const pillar = await decryptPillar(key, loaded);
+  const hosts: Host[] = Object.entries(pillar.servers).map(([name, s]) => ({ name, address: s.address, privateAddress: s.private_address ?? s.address, port: s.port, roles: s.roles }));
+  // A server without roles is inventory only (e.g. a lab host not set up yet): nothing to converge.
+  let chosen = hosts.filter((h) => h.roles.length > 0);
+  if (req.only) {
+    chosen = chosen.filter((h) => h.name === req.only || h.roles.includes(req.only as string));
+    if (chosen.length === 0) throw new UsageError(`--only ${req.only}: no host of '${req.env}' has that name or role`, `hosts: ${hosts.map((h) => `${h.name} (${h.roles.join(',') || '-'})`).join(', ')}`);
+  }
+  const tpl = templates(join(dir, 'templates'));
+  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repo)), credentials: loadCredentials(undefined, [MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
+  const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
+  try {
+    for (const wave of inWaves(chosen)) {
+      await mapLimit(wave, 32, async (host) => {
+        const t0 = Date.now();
+        out.event('host_start', { host: host.name, roles: host.roles });
+        totals.hosts++;
+        let conn;
+        try {
+          conn = await session.connect({ name: host.name, address: host.privateAddress, port: host.port, user: 'root' });
+        } catch (e) {
+          totals.unreachable++;
+          out.event('host_done', { host: host.name, status: 'unreachable', error: errorMessage(e), hint: e instanceof OpsError ? (e.hint ?? null) : null, duration_ms: Date.now() - t0 });
+          return;
+        }
+        try {
+          const facts = await readHostFacts(conn);
+          const rendered = renderHost({ env: req.env, project: pillar.project, pillar, host, hosts, facts, tpl });
+          const report = await convergeHost(conn, rendered.states, rendered.handlers, {
+            dryRun: req.dryRun,
+            onResult: (r) => out.event('state', { host: host.name, ...r }),
+          });
+          totals.ok += report.ok;
+          totals.changed += report.changed;
+          totals.failed += report.failed;
+          out.event('host_done', { host: host.name, status: report.failed > 0 ? 'failed' : 'ok', ok: report.ok, changed: report.changed, failed: report.failed, unknown: report.unknown, duration_ms: Date.now() - t0 });
+        } catch (e) {
+          // Rendering failed (a template, a role) or the host went away mid-way.
+          totals.failed++;
+          out.event('host_done', { host: host.name, status: conn.alive ? 'failed' : 'unreachable', error: errorMessage(e), hint: e instanceof OpsError ? (e.hint ?? null) : null, duration_ms: Date.now() - t0 });
+        }
+      });
+    }
+  } finally {
+    await session.closeAll();
+  }
+  out.event('summary', { ...totals, dry_run: req.dryRun, duration_ms: Date.now() - started });
+  return totals.failed > 0 || totals.unreachable > 0 ? 1 : 0;
+}

@@ -1,0 +1,212 @@
+/** What setup-master, setup-minion, add-role and deploy do (loaded only when one of them runs). */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { intOption, type Handler } from '../cli/command.js';
+import type { Context } from '../cli/context.js';
+import { deployThroughMaster, masterOf } from '../converge/deploy.js';
+import type { MasterKeys } from '../converge/master-key.js';
+import { errorMessage, OperationError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../fsutil.js';
+import { loadPillar, type LoadedPillar } from '../pillar/load.js';
+import { BUILTIN_ROLES, ROLE_ALIASES } from '../pillar/schema.js';
+import { publicKeyCandidates } from '../secrets/keyfiles.js';
+import { renderCommand } from '../ssh/command.js';
+import type { Connection } from '../ssh/connection.js';
+import { loadCredentials } from '../ssh/identities.js';
+import { selectTargets } from '../ssh/inventory.js';
+import { KnownHosts } from '../ssh/knownhosts.js';
+import { shellLine } from '../ssh/quote.js';
+import { knownHostsFiles, pinFile, SshSession } from '../ssh/session.js';
+import type { Target } from '../ssh/target.js';
+import { ensureBundle, ensureNode, REMOTE_OPS } from './bundle.js';
+import { inventoryFile, isLab, keysDir, recordServer } from './inventory.js';
+
+function parseRoles(pillar: LoadedPillar, spec: string | undefined): string[] {
+  if (!spec) throw new UsageError('which roles? give them comma-separated', `valid roles: ${[...BUILTIN_ROLES, ...Object.keys(pillar.data.roles)].join(', ')}`);
+  const valid = new Set<string>([...BUILTIN_ROLES, ...Object.keys(pillar.data.roles)]);
+  const roles = spec.split(',').map((r) => r.trim()).filter(Boolean);
+  for (const r of roles) {
+    if (!valid.has(ROLE_ALIASES[r] ?? r)) throw new UsageError(`unknown role '${r}'`, `valid roles: ${[...valid].join(', ')} (aliases: ${Object.keys(ROLE_ALIASES).join(', ')})`);
+  }
+  return [...new Set(roles.map((r) => ROLE_ALIASES[r] ?? r))];
+}
+
+function hostOption(opts: Record<string, unknown>, cmd: string): string {
+  if (typeof opts.host !== 'string' || opts.host === '') throw new UsageError(`${cmd} needs the host: -H ADDRESS`);
+  return opts.host;
+}
+
+async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const r = await conn.exec(renderCommand({ line }, { sudo: true }, { loginUser: conn.user }), { stdin, onStdout: (b) => (out += b), onStderr: (b) => (err += b) });
+  return { code: r.code, out, err };
+}
+
+/** First contact with a host named on the command line: pins its key (or checks --fingerprint). */
+async function firstContact(ctx: Context, pillar: LoadedPillar, target: Target, opts: Record<string, unknown>): Promise<{ session: SshSession; conn: Connection }> {
+  const expect = typeof opts.fingerprint === 'string' ? opts.fingerprint : undefined;
+  if (expect !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(expect)) throw new UsageError(`--fingerprint takes SHA256:… as ssh-keygen -l prints it, got '${expect}'`);
+  let pinned = false;
+  const session = new SshSession({
+    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
+    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+    connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
+    acceptNewInto: pinFile(ctx.repo, isLab(pillar)),
+    expectFingerprint: expect,
+    onPin: (fp, type) => {
+      pinned = true;
+      ctx.out.info(`${target.name}: first contact — host key ${type} ${fp}${expect ? ' (matches --fingerprint)' : ''}, pinned in ${pinFile(ctx.repo, isLab(pillar)).replace(`${ctx.repo.root}/`, '')}`);
+    },
+  });
+  try {
+    const conn = await session.connect(target);
+    if (!pinned) ctx.out.info(`${target.name}: host key already pinned`);
+    return { session, conn };
+  } catch (e) {
+    await session.closeAll();
+    throw e;
+  }
+}
+
+function serverNamed(pillar: LoadedPillar, address: string): string | undefined {
+  return Object.entries(pillar.data.servers).find(([n, s]) => n === address || s.address === address)?.[0];
+}
+
+export const setupMaster: Handler = async (ctx, args, opts) => {
+  const env = ctx.envOnly(args);
+  const address = hostOption(opts, 'setup-master');
+  const pillar = loadPillar(ctx.repo, env);
+  const existingMaster = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'));
+  const known = serverNamed(pillar, address);
+  if (existingMaster && existingMaster[0] !== known && existingMaster[1].address !== address) {
+    throw new UsageError(`environment '${env}' already has a master: ${existingMaster[0]} (${existingMaster[1].address})`, 'an environment has one master');
+  }
+  const name = (opts.name as string | undefined) ?? known ?? `${env}-master`;
+  const port = intOption(opts.port, '--port', 1, 65535) ?? pillar.data.servers[known ?? '']?.port ?? 22;
+  const target: Target = { name, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
+  const { session, conn } = await firstContact(ctx, pillar, target, opts);
+  try {
+    const node = await ensureNode(conn, (l) => ctx.out.info(l));
+    ctx.out.info(`${name}: Node.js ${node}`);
+    ctx.out.info(`${name}: ops bundle ${(await ensureBundle(conn)) === 'installed' ? 'installed' : 'already current'}`);
+    const r = await capture(conn, shellLine([REMOTE_OPS, '__master-key', env, pillar.data.project]));
+    if (r.code !== 0) throw new OperationError(`${name}: making the environment key failed: ${r.err.trim().split('\n').slice(-2).join(' ')}`);
+    const keys = JSON.parse(r.out) as MasterKeys;
+    const dir = keysDir(ctx.repo, pillar);
+    const pubFile = join(dir, `${env}.asc`);
+    const existing = publicKeyCandidates(ctx.repo, env).find((p) => existsSync(p));
+    if (existing && !sameKey(readFileSync(existing, 'utf8'), keys.pgpPublic)) {
+      throw new OperationError(
+        `${existing.replace(`${ctx.repo.root}/`, '')} is not the key ${name} holds (${keys.pgpFingerprint})`,
+        `secrets encrypted to the old key would not decrypt on the master: re-encrypt them with \`ops rekey ${env} --key OLD --to <the master's public key>\`, or remove the old public key if there are none`,
+      );
+    }
+    if (!existing) writeFileAtomic(pubFile, `${keys.pgpPublic}\n`, 0o644);
+    writeFileAtomic(join(dir, `${env}.master.pub`), `${keys.sshPublic}\n`, 0o644);
+    const recorded = recordServer(inventoryFile(ctx.repo, pillar), { name, address: target.address, port, roles: ['master'] });
+    ctx.out.info(`${name}: environment key ${keys.pgpFingerprint} ${keys.pgpCreated ? 'made on the master (its private half never leaves it)' : 'already there, kept'}`);
+    ctx.out.result(`master of '${env}': ${recorded} (${target.address}); public key ${(existing ?? pubFile).replace(`${ctx.repo.root}/`, '')}`);
+  } finally {
+    await session.closeAll();
+  }
+};
+
+function sameKey(a: string, b: string): boolean {
+  const body = (s: string) => s.replace(/\r/g, '').split('\n').filter((l) => l && !l.startsWith('-----') && !/^[A-Za-z]+: /.test(l)).join('');
+  return body(a) === body(b);
+}
+
+function masterSshKey(ctx: Context, pillar: LoadedPillar): string {
+  const file = join(keysDir(ctx.repo, pillar), `${pillar.env}.master.pub`);
+  if (!existsSync(file)) throw new UsageError(`environment '${pillar.env}' has no master yet (no ${file.replace(`${ctx.repo.root}/`, '')})`, `run \`ops setup-master ${pillar.env} -H HOST\` first`);
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function writeMinionFile(conn: Connection, data: Record<string, unknown>): Promise<void> {
+  const r = await capture(conn, 'mkdir -p /etc/ops && chmod 755 /etc/ops && cat > /etc/ops/minion.yml.tmp && mv -f /etc/ops/minion.yml.tmp /etc/ops/minion.yml', Buffer.from(`# written by ops: this host's environment and roles\n${stringify(data)}`));
+  if (r.code !== 0) throw new OperationError(`${conn.target.name}: writing /etc/ops/minion.yml failed: ${r.err.trim()}`);
+}
+
+export const setupMinion: Handler = async (ctx, args, opts) => {
+  const { env, rest } = ctx.resolveEnv(args);
+  if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`, 'usage: ops setup-minion [env] ROLE[,ROLE…] -H HOST');
+  const pillar = loadPillar(ctx.repo, env);
+  const roles = parseRoles(pillar, rest[0]);
+  const address = hostOption(opts, 'setup-minion');
+  const masterKey = masterSshKey(ctx, pillar);
+  const master = masterOf(pillar);
+  const known = serverNamed(pillar, address);
+  const port = intOption(opts.port, '--port', 1, 65535) ?? pillar.data.servers[known ?? '']?.port ?? 22;
+  const target: Target = { name: (opts.name as string | undefined) ?? known ?? address, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
+  const { session, conn } = await firstContact(ctx, pillar, target, opts);
+  try {
+    let name = target.name;
+    if (!opts.name && !known) {
+      const h = await capture(conn, 'hostname -s');
+      name = h.out.trim() || address;
+    }
+    const auth = await capture(
+      conn,
+      'set -e; umask 077; mkdir -p /root/.ssh; touch /root/.ssh/authorized_keys; read -r key; grep -qxF "$key" /root/.ssh/authorized_keys || printf \'%s\\n\' "$key" >> /root/.ssh/authorized_keys',
+      Buffer.from(`${masterKey}\n`),
+    );
+    if (auth.code !== 0) throw new OperationError(`${name}: authorizing the master's key failed: ${auth.err.trim()}`);
+    const recorded = recordServer(inventoryFile(ctx.repo, pillar), { name, address: target.address, port, roles });
+    const all = loadPillar(ctx.repo, env).data.servers[recorded]?.roles ?? roles;
+    await writeMinionFile(conn, { environment: env, name: recorded, roles: all, master: pillar.data.servers[master]?.address });
+    ctx.out.result(`minion '${recorded}' (${target.address}) of '${env}': ${all.join(', ')}; the master ${master} may now converge it — run \`ops deploy ${env}\``);
+  } finally {
+    await session.closeAll();
+  }
+};
+
+export const addRole: Handler = async (ctx, args, opts) => {
+  const { env, rest } = ctx.resolveEnv(args);
+  const pillar = loadPillar(ctx.repo, env);
+  const [role] = parseRoles(pillar, rest[0]);
+  const hostArg = hostOption(opts, 'add-role');
+  const name = serverNamed(pillar, hostArg);
+  if (!name || !role) throw new UsageError(`unknown host '${hostArg}' in environment '${env}'`, `set it up first with \`ops setup-minion ${env} ROLES -H ${hostArg}\``);
+  const server = pillar.data.servers[name];
+  if (server?.roles.includes(role)) throw new UsageError(`${name} already has the role '${role}'`);
+  const [target] = selectTargets(pillar, { host: name, user: opts.user as string | undefined });
+  if (!target) throw new UsageError(`unknown host '${hostArg}'`);
+  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)), credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []) });
+  try {
+    const conn = await session.connect(target);
+    recordServer(inventoryFile(ctx.repo, pillar), { name, address: server?.address ?? hostArg, port: server?.port ?? 22, roles: [role] });
+    const roles = [...(server?.roles ?? []), role];
+    await writeMinionFile(conn, { environment: env, name, roles, master: pillar.data.servers[masterOf(pillar)]?.address });
+    ctx.out.result(`${name}: roles ${roles.join(', ')} — run \`ops deploy ${env}\` to converge it`);
+    ctx.out.info('note: there is no remove-role; removing a role from the pillar does not undo what it installed');
+  } catch (e) {
+    throw e instanceof UsageError || e instanceof OperationError ? e : new OperationError(`${name}: ${errorMessage(e)}`);
+  } finally {
+    await session.closeAll();
+  }
+};
+
+export const deploy: Handler = async (ctx, args, opts) => {
+  const env = ctx.envOnly(args);
+  const pillar = loadPillar(ctx.repo, env);
+  const masterName = masterOf(pillar);
+  if (opts.branch !== undefined) ctx.out.warn('--branch takes effect once app releases are deployed; converging without it');
+  const [target] = selectTargets(pillar, { host: masterName, user: opts.user as string | undefined });
+  if (!target) throw new UsageError(`no master in '${env}'`);
+  const session = new SshSession({
+    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
+    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+    connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
+  });
+  const onInt = () => void session.closeAll().finally(() => process.exit(130));
+  process.once('SIGINT', onInt);
+  try {
+    const conn = await session.connect(target);
+    return await deployThroughMaster(ctx.out, ctx.repo, pillar, conn, { dryRun: opts.dryRun === true, only: opts.only as string | undefined, verbose: opts.verbose === true });
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    await session.closeAll();
+  }
+};

@@ -1,0 +1,94 @@
+/**
+ * Conventions every app-related role shares: the app user and paths (the seed's
+ * /var/www/<project>/ layout), names of the database and broker objects, the services' addresses,
+ * and the one environment file all app processes read.
+ */
+import { quote } from '../ssh/quote.js';
+import { appHosts, hostsWith, type Host, type RoleContext } from './context.js';
+
+/** Secrets that are never part of the app's environment: they only reach the checkout or balancers. */
+export const RESERVED_SECRETS = ['deploy_key', 'ssl_cert', 'ssl_key'] as const;
+
+export const PORTS = { db: 5432, queue: 5672, memcached: 11211, redis: 6379 } as const;
+
+export function appUser(ctx: RoleContext): string {
+  return ctx.project;
+}
+
+export function appPaths(ctx: RoleContext) {
+  const root = `/var/www/${ctx.project}`;
+  return {
+    root,
+    releases: `${root}/releases`,
+    current: `${root}/current`,
+    shared: `${root}/shared`,
+    envFile: `${root}/shared/env`,
+    log: `${root}/log`,
+    public: `${root}/public`,
+    static: `${root}/public/static`,
+    media: `${root}/public/media`,
+    ssl: `${root}/ssl`,
+  };
+}
+
+/** `<project>_<env>`: the database, its role, the broker vhost and user. */
+export function serviceName(ctx: RoleContext): string {
+  return `${ctx.project}_${ctx.env}`.replace(/[^a-z0-9_]/g, '_');
+}
+
+/** The first host with the role (services are single hosts in ops's model). */
+export function serviceHost(ctx: RoleContext, role: 'db' | 'cache' | 'queue'): Host | undefined {
+  return hostsWith(ctx, role)[0];
+}
+
+export function cachePort(ctx: RoleContext): number {
+  return ctx.pillar.cache.backend === 'redis' ? PORTS.redis : PORTS.memcached;
+}
+
+/** Hosts allowed to reach the data services: the app hosts. */
+export function clientsOfServices(ctx: RoleContext): Host[] {
+  return appHosts(ctx);
+}
+
+/**
+ * The app's environment on this host: service addresses from the inventory, then pillar `env:`
+ * (which overrides them), then the app's secrets — never deploy_key, ssl_cert, ssl_key.
+ */
+export function appEnvironment(ctx: RoleContext): Record<string, string> {
+  const name = serviceName(ctx);
+  const db = serviceHost(ctx, 'db');
+  const cache = serviceHost(ctx, 'cache');
+  const queue = serviceHost(ctx, 'queue');
+  const vars: Record<string, string> = { OPS_ENVIRONMENT: ctx.env, OPS_PROJECT: ctx.project };
+  if (ctx.pillar.domain) vars.DOMAIN = ctx.pillar.domain;
+  if (db) Object.assign(vars, { DB_NAME: name, DB_USER: name, DB_HOST: db.privateAddress, DB_PORT: String(PORTS.db) });
+  if (cache) vars.CACHE_HOST = `${cache.privateAddress}:${cachePort(ctx)}`;
+  if (queue) Object.assign(vars, { BROKER_HOST: `${queue.privateAddress}:${PORTS.queue}`, BROKER_VHOST: name, BROKER_USER: name });
+  for (const [k, v] of Object.entries(ctx.pillar.env)) vars[k] = String(v);
+  for (const [k, v] of Object.entries(ctx.pillar.secrets)) if (!(RESERVED_SECRETS as readonly string[]).includes(k)) vars[k] = v;
+  return vars;
+}
+
+/**
+ * The environment file: `export NAME='value'` lines, quoted by ops's one quoting function, so any
+ * value (quotes, $, \, newlines, unicode) survives; app server, workers and manage-run all read
+ * it through /usr/local/lib/ops/with-env.
+ */
+export function renderEnvFile(vars: Record<string, string>): string {
+  const lines = Object.entries(vars)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `export ${k}=${quote(v)}`);
+  return `# Managed by ops: the app's environment (read by with-env). Do not edit.\n${lines.join('\n')}\n`;
+}
+
+export const WITH_ENV = '/usr/local/lib/ops/with-env';
+
+export const WITH_ENV_SCRIPT = `#!/bin/sh
+# Managed by ops. Usage: with-env FILE COMMAND [ARG...]
+# Runs COMMAND with the variables of FILE (written by ops, export NAME='value' lines) exported.
+set -e
+f=$1
+shift
+. "$f"
+exec "$@"
+`;

@@ -1,0 +1,63 @@
+/**
+ * What every server gets: base packages, the admins from devs.yml (users, keys, sudo), sshd
+ * hardening — only once the admins' keys are in place, and never shutting out root's key (the
+ * master and first-contact steps use it) — and the firewall.
+ */
+import type { Handler, State } from '../states/types.js';
+import { text, type FirewallRule, type RoleContext, type RoleParts } from './context.js';
+
+export const BASE_PACKAGES = ['sudo', 'nftables', 'cron', 'logrotate', 'ca-certificates', 'netbase'];
+
+export function base(ctx: RoleContext): RoleParts {
+  const states: State[] = [{ id: 'pkg:base', kind: 'pkg', params: { names: BASE_PACKAGES } }];
+  const keyStates: string[] = [];
+  const admins: string[] = [];
+  for (const [name, u] of Object.entries(ctx.pillar.users)) {
+    const home = `/home/${name}`;
+    states.push({ id: `user:${name}`, kind: 'user', params: { name, home, shell: u.shell, groups: u.groups } });
+    states.push({ id: `dir:${home}/.ssh`, kind: 'dir', params: { path: `${home}/.ssh`, mode: 0o700, owner: name, group: name }, requires: [`user:${name}`] });
+    states.push({
+      id: `file:${home}/.ssh/authorized_keys`,
+      kind: 'file',
+      params: { path: `${home}/.ssh/authorized_keys`, content: text(`# managed by ops (pillar/devs.yml)\n${u.keys.join('\n')}\n`), mode: 0o600, owner: name, group: name },
+      requires: [`dir:${home}/.ssh`],
+    });
+    keyStates.push(`file:${home}/.ssh/authorized_keys`);
+    if (u.sudo) admins.push(name);
+  }
+  if (admins.length > 0) {
+    states.push({
+      id: 'file:/etc/sudoers.d/ops-admins',
+      kind: 'file',
+      params: { path: '/etc/sudoers.d/ops-admins', content: text(ctx.tpl.render('base/sudoers.njk', { admins })), mode: 0o440 },
+      requires: ['pkg:base', ...admins.map((a) => `user:${a}`)],
+    });
+  }
+  states.push({
+    id: 'file:/etc/ssh/sshd_config.d/ops-hardening.conf',
+    kind: 'file',
+    params: { path: '/etc/ssh/sshd_config.d/ops-hardening.conf', content: text(ctx.tpl.render('base/sshd-hardening.conf.njk', {})), mode: 0o644 },
+    requires: keyStates,
+    notify: ['handler:sshd-reload'],
+  });
+  const handlers: Handler[] = [{ id: 'handler:sshd-reload', run: { line: 'sshd -t && { systemctl reload ssh 2>/dev/null || systemctl reload sshd; }' } }];
+  return { states, handlers };
+}
+
+/** The firewall, from the rules every role of the host asked for. */
+export function firewall(ctx: RoleContext, rules: readonly FirewallRule[]): RoleParts {
+  const rendered = rules.map((r) => ({
+    port: r.port,
+    proto: r.proto,
+    comment: r.comment,
+    from: r.from === 'any' ? 'any' : 'hosts',
+    from4: r.from === 'any' ? [] : [...new Set(r.from.map((h) => h.privateAddress).filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a)))],
+  }));
+  return {
+    states: [
+      { id: 'file:/etc/nftables.conf', kind: 'file', params: { path: '/etc/nftables.conf', content: text(ctx.tpl.render('base/nftables.conf.njk', { rules: rendered })), mode: 0o755 }, requires: ['pkg:base'], notify: ['handler:nftables-reload'] },
+      { id: 'service:nftables', kind: 'service', params: { name: 'nftables', enabled: true, running: true }, requires: ['file:/etc/nftables.conf'] },
+    ],
+    handlers: [{ id: 'handler:nftables-reload', run: { argv: ['nft', '-f', '/etc/nftables.conf'] } }],
+  };
+}

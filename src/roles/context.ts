@@ -1,0 +1,61 @@
+/** What a role sees when it renders one host's states: the decrypted pillar, the inventory, facts. */
+import type { Pillar } from '../pillar/schema.js';
+import type { Handler, State } from '../states/types.js';
+import type { Templates } from './templates.js';
+
+export interface Host {
+  name: string;
+  address: string;
+  /** The address other servers use to reach this one. */
+  privateAddress: string;
+  port: number;
+  roles: string[];
+}
+
+/** Read once per host before rendering (one round trip, with nothing secret). */
+export interface HostFacts {
+  osId: string;
+  osVersion: string;
+  /** PostgreSQL major versions whose clusters exist (/etc/postgresql/<v>/main). */
+  postgresClusters: string[];
+}
+
+export interface RoleContext {
+  env: string;
+  project: string;
+  pillar: Pillar;
+  host: Host;
+  hosts: readonly Host[];
+  facts: HostFacts;
+  tpl: Templates;
+}
+
+export interface FirewallRule {
+  port: number | string;
+  proto: 'tcp' | 'udp';
+  /** `any`, or the hosts allowed (their private addresses). */
+  from: 'any' | Host[];
+  comment: string;
+}
+
+export interface RoleParts {
+  states: State[];
+  handlers?: Handler[];
+  firewall?: FirewallRule[];
+  /** Environment variables this role provides to the app (service addresses). */
+}
+
+export type RoleBuilder = (ctx: RoleContext) => RoleParts;
+
+export function hostsWith(ctx: RoleContext, role: string): Host[] {
+  return ctx.hosts.filter((h) => h.roles.includes(role));
+}
+
+/** App hosts: those running the app's code (web and worker). */
+export function appHosts(ctx: RoleContext): Host[] {
+  return ctx.hosts.filter((h) => h.roles.includes('web') || h.roles.includes('worker'));
+}
+
+export function text(s: string): Buffer {
+  return Buffer.from(s, 'utf8');
+}

@@ -1,0 +1,26 @@
+/** Every kind of state the engine knows, by name. */
+import type { StateKind } from '../types.js';
+import { group, user } from './accounts.js';
+import { cmd } from './commands.js';
+import { absent, dir, file, symlink } from './files.js';
+import { aptRepo, pkg } from './packages.js';
+import { pgDatabase, pgRole } from './postgres.js';
+import { service, unit } from './services.js';
+import { block } from './text.js';
+
+export const KINDS: Record<string, StateKind<never>> = {
+  pkg,
+  apt_repo: aptRepo,
+  file,
+  dir,
+  symlink,
+  absent,
+  user,
+  group,
+  service,
+  unit,
+  cmd,
+  block,
+  pg_role: pgRole,
+  pg_db: pgDatabase,
+} as unknown as Record<string, StateKind<never>>;

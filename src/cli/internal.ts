@@ -24,4 +24,28 @@ export function registerInternalCommands(program: Command): void {
         return convergeFromSnapshot(ctx.out, { env: String(args[0]), dryRun: opts.dryRun === true, only: opts.only as string | undefined });
       }),
     );
+  program
+    .command('__decrypt', { hidden: true })
+    .argument('<env>')
+    .argument('[names...]')
+    .action(
+      action(async (_ctx, args) => {
+        const { decryptOnMaster } = await import('../converge/master-secrets.js');
+        const [env, ...names] = args;
+        process.stdout.write(`${JSON.stringify(await decryptOnMaster(String(env), names))}\n`);
+      }),
+    );
+  program
+    .command('__rekey', { hidden: true })
+    .argument('<step>', 'prepare | commit')
+    .argument('<env>')
+    .argument('[arg]', 'project (prepare) or fingerprint (commit)')
+    .action(
+      action(async (_ctx, args) => {
+        const m = await import('../converge/master-secrets.js');
+        const [step, env, arg] = args;
+        if (step === 'prepare') process.stdout.write(`${JSON.stringify(await m.rekeyPrepare(String(env), String(arg ?? 'ops')))}\n`);
+        else await m.rekeyCommit(String(env), String(arg));
+      }),
+    );
 }

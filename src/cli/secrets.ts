@@ -39,9 +39,9 @@ export function registerSecretCommands(program: Command): void {
       )
       .argument('[env]', 'environment')
       .argument('[keys...]', 'secret names (KEY under secrets:, or a dotted path)')
-      .option('-k, --key <file>', 'private key file (else OPS_KEY_FILE, else .ops/keys/<env>.key)')
+      .option('-k, --key <file>', 'private key file (else OPS_KEY_FILE, else .ops/keys/<env>.key, else decrypt on the master)')
       .action(action(lazy(() => import('../secrets/actions.js'), 'decrypt'))),
-    ['ops decrypt lab', 'ops decrypt lab SECRET_KEY --key .ops/keys/lab.key', 'OPS_KEY_FILE=~/keys/local.key ops decrypt local DB_PASSWORD'],
+    ['ops decrypt staging DB_PASSWORD       # decrypted on the master, which holds the key', 'ops decrypt local SECRET_KEY --key .ops/keys/local.key', 'OPS_KEY_FILE=~/keys/local.key ops decrypt local DB_PASSWORD'],
   );
 
   examples(
@@ -67,10 +67,10 @@ export function registerSecretCommands(program: Command): void {
         "Decrypts every encrypted value of the environment's pillar file with the old private key, re-encrypts it to the new public key and replaces the environment's public key — all or nothing.",
       )
       .argument('[env]', 'environment')
-      .option('-k, --key <file>', 'current private key (else OPS_KEY_FILE, else .ops/keys/<env>.key)')
-      .option('--to <public-key>', 'new public key file (armored or binary)')
+      .option('-k, --key <file>', 'current private key (else OPS_KEY_FILE, else .ops/keys/<env>.key; none: the master makes the new key)')
+      .option('--to <public-key>', 'new public key file (armored or binary), for operator-held keys')
       .action(action(lazy(() => import('../secrets/actions.js'), 'rekey'))),
-    ['ops rekey lab --key .ops/keys/lab.key --to new-lab.asc'],
+    ['ops rekey staging                      # master-held key: a new key is made on the master', 'ops rekey local --key .ops/keys/local.key --to new-local.asc'],
   );
 
   examples(

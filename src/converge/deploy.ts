@@ -3,15 +3,13 @@
  * up to date, sends it the repo snapshot and has it converge the environment; the master's
  * events stream back and are shown here. The exit code is the master's.
  */
-import { errorMessage, OperationError, UsageError } from '../errors.js';
+import { errorMessage, OperationError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import type { Repo } from '../repo.js';
-import { renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
-import { shellLine } from '../ssh/quote.js';
 import { DeployPrinter } from '../ui/deploy.js';
 import type { Output } from '../ui/output.js';
-import { ensureBundle, REMOTE_OPS } from '../provision/bundle.js';
+import { masterCommand } from './master-conn.js';
 import { snapshot } from './snapshot.js';
 
 export interface DeployOptions {
@@ -20,17 +18,8 @@ export interface DeployOptions {
   verbose?: boolean;
 }
 
-export function masterOf(pillar: LoadedPillar): string {
-  const name = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'))?.[0];
-  if (!name) throw new UsageError(`environment '${pillar.env}' has no master`, `make one with \`ops setup-master ${pillar.env} -H HOST\``);
-  return name;
-}
-
 export async function deployThroughMaster(out: Output, repo: Repo, pillar: LoadedPillar, master: Connection, opts: DeployOptions): Promise<number> {
-  const installed = await ensureBundle(master);
-  if (installed === 'installed') out.info(`${master.target.name}: ops bundle updated`);
-  const args = [REMOTE_OPS, '--json', '__converge', pillar.env, ...(opts.dryRun ? ['--dry-run'] : []), ...(opts.only ? ['--only', opts.only] : [])];
-  const command = renderCommand({ line: shellLine(args) }, { sudo: true }, { loginUser: master.user });
+  const command = masterCommand(master, ['--json', '__converge', pillar.env, ...(opts.dryRun ? ['--dry-run'] : []), ...(opts.only ? ['--only', opts.only] : [])]);
   const printer = new DeployPrinter(out, opts.verbose);
   let buf = '';
   let err = '';

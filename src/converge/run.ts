@@ -4,25 +4,23 @@
  * minion's states from its roles and converges the minions over SSH in waves (data services,
  * then the app, then balancers). Reports as NDJSON events on stdout.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { errorMessage, OpsError, UsageError } from '../errors.js';
-import { loadPillar } from '../pillar/load.js';
+import type { LoadedPillar } from '../pillar/load.js';
 import { repoAt } from '../repo.js';
 import type { Host } from '../roles/context.js';
 import { renderHost } from '../roles/index.js';
+import { projectRoles } from '../roles/project.js';
 import { templates } from '../roles/templates.js';
-import { readPrivateKey } from '../secrets/pgp.js';
 import { decryptPillar } from '../secrets/vault.js';
 import { loadCredentials } from '../ssh/identities.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
 import { knownHostsFiles, mapLimit, SshSession } from '../ssh/session.js';
 import { convergeHost } from '../states/executor.js';
 import type { Output } from '../ui/output.js';
-import { readStdin } from '../ui/prompt.js';
-import { unpack } from '../util/tar.js';
 import { readHostFacts } from './hostfacts.js';
-import { MASTER_SSH_KEY, MASTER_WORK, masterKeyFile } from './paths.js';
+import { MASTER_SSH_KEY } from './paths.js';
+import { masterKeys, withSnapshot } from './master-secrets.js';
 import { inWaves } from './waves.js';
 
 export interface ConvergeRequest {
@@ -32,33 +30,13 @@ export interface ConvergeRequest {
 }
 
 export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): Promise<number> {
-  const archive = await readStdin();
-  mkdirSync(join(MASTER_WORK, req.env), { recursive: true, mode: 0o700 });
-  const dir = mkdtempSync(join(MASTER_WORK, req.env, 'run-'));
-  try {
-    for (const e of unpack(archive)) {
-      mkdirSync(dirname(join(dir, e.path)), { recursive: true });
-      writeFileSync(join(dir, e.path), e.data, { mode: 0o600 });
-    }
-    return await convergeRepo(out, dir, req);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req));
 }
 
-async function convergeRepo(out: Output, dir: string, req: ConvergeRequest): Promise<number> {
+async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest): Promise<number> {
   const started = Date.now();
   const repo = repoAt(dir);
-  const loaded = loadPillar(repo, req.env);
-  const keyFile = masterKeyFile(req.env);
-  let keyBytes: Buffer;
-  try {
-    keyBytes = readFileSync(keyFile);
-  } catch {
-    throw new UsageError(`this master holds no key for environment '${req.env}' (${keyFile})`, `run \`ops setup-master ${req.env} -H <this host>\``);
-  }
-  const key = await readPrivateKey(keyBytes, keyFile, async () => undefined);
-  const pillar = await decryptPillar(key, loaded);
+  const pillar = await decryptPillar(await masterKeys(req.env), loaded);
   const hosts: Host[] = Object.entries(pillar.servers).map(([name, s]) => ({ name, address: s.address, privateAddress: s.private_address ?? s.address, port: s.port, roles: s.roles }));
   // A server without roles is inventory only (e.g. a lab host not set up yet): nothing to converge.
   let chosen = hosts.filter((h) => h.roles.length > 0);
@@ -85,7 +63,8 @@ async function convergeRepo(out: Output, dir: string, req: ConvergeRequest): Pro
         }
         try {
           const facts = await readHostFacts(conn);
-          const rendered = renderHost({ env: req.env, project: pillar.project, pillar, host, hosts, facts, tpl });
+          const rctx = { env: req.env, project: pillar.project, pillar, host, hosts, facts, tpl };
+          const rendered = renderHost(rctx, projectRoles(rctx, dir));
           const report = await convergeHost(conn, rendered.states, rendered.handlers, {
             dryRun: req.dryRun,
             onResult: (r) => out.event('state', { host: host.name, ...r }),

@@ -73,8 +73,9 @@ export const pillarSchema = z
         port: port.default(8000).describe('port the app server listens on, for balancers'),
         workers: z.number().int().min(1).max(64).default(3),
         collectstatic: z.boolean().default(true),
+        packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).default([]).describe('Debian packages the app needs on web and worker hosts'),
       })
-      .default({ type: 'django', manage_command: 'python manage.py', port: 8000, workers: 3, collectstatic: true }),
+      .default({ type: 'django', manage_command: 'python manage.py', port: 8000, workers: 3, collectstatic: true, packages: [] }),
     releases: z.strictObject({ keep: z.number().int().min(2).max(100).default(5) }).default({ keep: 5 }),
     healthcheck: z
       .strictObject({

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { intOption, type Handler } from '../cli/command.js';
 import type { Context } from '../cli/context.js';
-import { deployThroughMaster, masterOf } from '../converge/deploy.js';
+import { deployThroughMaster } from '../converge/deploy.js';
+import { connectMaster, masterOf } from '../converge/master-conn.js';
 import type { MasterKeys } from '../converge/master-key.js';
 import { errorMessage, OperationError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -191,19 +192,11 @@ export const addRole: Handler = async (ctx, args, opts) => {
 export const deploy: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
-  const masterName = masterOf(pillar);
   if (opts.branch !== undefined) ctx.out.warn('--branch takes effect once app releases are deployed; converging without it');
-  const [target] = selectTargets(pillar, { host: masterName, user: opts.user as string | undefined });
-  if (!target) throw new UsageError(`no master in '${env}'`);
-  const session = new SshSession({
-    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
-    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
-    connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
-  });
+  const { session, conn } = await connectMaster(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);
   try {
-    const conn = await session.connect(target);
     return await deployThroughMaster(ctx.out, ctx.repo, pillar, conn, { dryRun: opts.dryRun === true, only: opts.only as string | undefined, verbose: opts.verbose === true });
   } finally {
     process.removeListener('SIGINT', onInt);

@@ -82,7 +82,7 @@ export async function ensureBundle(conn: Connection, bundle: LocalBundle = local
     `tar -xf - -C ${d}.tmp`,
     `rm -rf ${d} && mv ${d}.tmp ${d}`,
     `ln -sfn ${d} /opt/ops/current.tmp && mv -Tf /opt/ops/current.tmp /opt/ops/current`,
-    `printf '#!/bin/sh\\nexec node /opt/ops/current/ops.mjs "$@"\\n' > ${REMOTE_OPS}.tmp && chmod 755 ${REMOTE_OPS}.tmp && mv -f ${REMOTE_OPS}.tmp ${REMOTE_OPS}`,
+    `printf '#!/bin/sh\\nexec node --no-warnings /opt/ops/current/ops.mjs "$@"\\n' > ${REMOTE_OPS}.tmp && chmod 755 ${REMOTE_OPS}.tmp && mv -f ${REMOTE_OPS}.tmp ${REMOTE_OPS}`,
     // keep the current bundle and the one before it
     `cd /opt/ops && ls -1dt */ 2>/dev/null | sed 's#/$##' | grep -v '^current$' | tail -n +3 | xargs -r rm -rf`,
     `${REMOTE_OPS} --version >/dev/null`,

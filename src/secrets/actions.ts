@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { UsageError } from '../errors.js';
 import { commitWrites, discardWrites, prepareWrite, writeFileAtomic, writeNewFile, type PreparedWrite } from '../fsutil.js';
-import { setEntries, replaceValues } from '../pillar/edit.js';
+import { setEntries } from '../pillar/edit.js';
 import { findEncrypted } from '../pillar/encrypted.js';
 import { loadPillar } from '../pillar/load.js';
 import { displayPath, parsePillarText } from '../pillar/source.js';
@@ -14,7 +14,10 @@ import { readTextOrEmpty, secretName, secretsFile } from './envsecrets.js';
 import { armorPublic, generateKeyPair, readPublicKey } from './pgp.js';
 import { ALPHABETS, DEFAULT_SECRET_LENGTH, generateSecret, type AlphabetName } from './random.js';
 import { generateEd25519 } from './sshkey.js';
-import { decryptLeaf, encryptValue } from './vault.js';
+import { decryptLeaf, encryptValue, reencryptEnvironment } from './vault.js';
+import { connectMaster, hasMaster, runOnMaster } from '../converge/master-conn.js';
+import { snapshot } from '../converge/snapshot.js';
+import type { LoadedPillar } from '../pillar/load.js';
 import { isInteractive, keyPassphrase, readHidden, readStdin } from '../ui/prompt.js';
 import { redactor } from '../ui/redact.js';
 import { intOption, type Handler } from '../cli/command.js';
@@ -129,11 +132,23 @@ export const decrypt: Handler = async (ctx, args, opts) => {
             ctx.out.info(`environment '${env}' has no encrypted values`);
             return;
           }
-          const key = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
           const values: [string, Buffer][] = [];
-          for (const name of wanted) {
-            const l = byName.get(name);
-            if (l) values.push([name, await decryptLeaf(key, l.leaf, l.src.display)]);
+          const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
+          if (!keyGiven && hasMaster(pillar)) {
+            // The key lives on the master: it decrypts there and sends back only what was asked for.
+            const { session, conn } = await connectMaster(ctx, pillar, opts);
+            try {
+              const got = JSON.parse((await runOnMaster(conn, ['__decrypt', env, ...wanted], snapshot(ctx.repo))).toString('utf8')) as Record<string, string>;
+              for (const name of wanted) values.push([name, Buffer.from(got[name] ?? '', 'base64')]);
+            } finally {
+              await session.closeAll();
+            }
+          } else {
+            const key = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
+            for (const name of wanted) {
+              const l = byName.get(name);
+              if (l) values.push([name, await decryptLeaf(key, l.leaf, l.src.display)]);
+            }
           }
           // The operator asked for plaintext: this is the one output that is not redacted.
           const [only] = values;
@@ -168,36 +183,52 @@ export const keygen: Handler = async (ctx, args, opts) => {
         };
 
 export const rekey: Handler = async (ctx, args, opts) => {
-          const env = ctx.envOnly(args);
-          if (typeof opts.to !== 'string') throw new UsageError('rekey needs --to NEW_PUBLIC_KEY', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
-          const newKey = await readPublicKey(readFileOrFail(opts.to), opts.to);
-          const oldKey = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
-          const pillar = loadPillar(ctx.repo, env);
-          const { path: pubPath } = await loadEnvPublicKey(ctx.repo, env);
-          const files = pillar.sources.filter((s) => s.path === pillar.envFile || s.path.startsWith(ctx.repo.overlayDir));
-          const writes: PreparedWrite[] = [];
-          let count = 0;
-          try {
-            for (const src of files) {
-              const leaves = findEncrypted(src.value);
-              if (leaves.length === 0) continue;
-              const replacements = [];
-              for (const leaf of leaves) {
-                const plain = await decryptLeaf(oldKey, leaf, src.display);
-                replacements.push({ path: leaf.path, value: await encryptValue(newKey, plain) });
-                plain.fill(0);
-              }
-              writes.push(prepareWrite(src.path, replaceValues(src.text, replacements)));
-              count += leaves.length;
-            }
-            writes.push(prepareWrite(pubPath, `${armorPublic(newKey).trimEnd()}\n`, 0o644));
-          } catch (e) {
-            discardWrites(writes);
-            throw e;
-          }
-          commitWrites(writes);
-          ctx.out.info(`re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ')}; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}`);
-        };
+  const env = ctx.envOnly(args);
+  const pillar = loadPillar(ctx.repo, env);
+  const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
+  if (!keyGiven && hasMaster(pillar)) {
+    if (typeof opts.to === 'string') throw new UsageError('--to is for operator-held keys; the master makes the new key itself', `run \`ops rekey ${env}\` without --to`);
+    return rekeyOnMaster(ctx, pillar, opts);
+  }
+  if (typeof opts.to !== 'string') throw new UsageError('rekey needs --to NEW_PUBLIC_KEY', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
+  const newKey = await readPublicKey(readFileOrFail(opts.to), opts.to);
+  const oldKey = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
+  const { path: pubPath } = await loadEnvPublicKey(ctx.repo, env);
+  const files = await reencryptEnvironment(pillar, ctx.repo.overlayDir, oldKey, newKey);
+  writeAllOrNothing([...files.map((f) => ({ path: f.path, text: f.text })), { path: pubPath, text: `${armorPublic(newKey).trimEnd()}\n`, mode: 0o644 }]);
+  const count = files.reduce((n, f) => n + f.count, 0);
+  ctx.out.info(`re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ') || 'no file'}; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}`);
+};
+
+function writeAllOrNothing(files: { path: string; text: string; mode?: number }[]): void {
+  const writes: PreparedWrite[] = [];
+  try {
+    for (const f of files) writes.push(prepareWrite(f.path, f.text, f.mode));
+  } catch (e) {
+    discardWrites(writes);
+    throw e;
+  }
+  commitWrites(writes);
+}
+
+/** Rekey for a master-held key: the master makes the new key, re-encrypts, and switches once the repo is written. */
+async function rekeyOnMaster(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): Promise<void> {
+  const { session, conn } = await connectMaster(ctx, pillar, opts);
+  try {
+    const plan = JSON.parse((await runOnMaster(conn, ['__rekey', 'prepare', pillar.env], snapshot(ctx.repo))).toString('utf8')) as {
+      files: { path: string; text: string; count: number }[];
+      publicKey: string;
+      fingerprint: string;
+    };
+    const { path: pubPath } = await loadEnvPublicKey(ctx.repo, pillar.env);
+    writeAllOrNothing([...plan.files.map((f) => ({ path: join(ctx.repo.root, f.path), text: f.text })), { path: pubPath, text: `${plan.publicKey.trimEnd()}\n`, mode: 0o644 }]);
+    await runOnMaster(conn, ['__rekey', 'commit', pillar.env, plan.fingerprint]);
+    const count = plan.files.reduce((n, f) => n + f.count, 0);
+    ctx.out.info(`${conn.target.name}: new key ${plan.fingerprint} made on the master; re-encrypted ${count} value(s) in ${plan.files.map((f) => f.path).join(', ') || 'no file'}; the old key is kept there, retired`);
+  } finally {
+    await session.closeAll();
+  }
+}
 
 export const generateSecretCommand: Handler = async (ctx, args, opts) => {
           if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);

@@ -66,7 +66,7 @@ export async function encryptBytes(key: PublicKey, data: Uint8Array): Promise<st
 }
 
 /** Decrypts an armored message; throws a plain Error (callers name the value that failed). */
-export async function decryptArmored(key: PrivateKey, armored: string): Promise<Uint8Array> {
+export async function decryptArmored(key: PrivateKey | PrivateKey[], armored: string): Promise<Uint8Array> {
   const message = await openpgp.readMessage({ armoredMessage: armored.trim(), config: PGP_CONFIG });
   const { data } = await openpgp.decrypt({ message, decryptionKeys: key, format: 'binary', config: PGP_CONFIG });
   return data as Uint8Array;

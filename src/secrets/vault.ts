@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import { findEncrypted, type EncryptedLeaf } from '../pillar/encrypted.js';
 import { formatPath, type PillarSource } from '../pillar/source.js';
 import { validatePillar, type LoadedPillar } from '../pillar/load.js';
+import { replaceValues } from '../pillar/edit.js';
 import { redactor } from '../ui/redact.js';
 import { decryptArmored, encryptBytes, fingerprintOf, type PrivateKey, type PublicKey } from './pgp.js';
 
@@ -20,7 +21,7 @@ export async function encryptValue(key: PublicKey, value: Buffer | string): Prom
 }
 
 /** Decrypts one value; a failure names the key and the file and exits 2 (never passes ciphertext on). */
-export async function decryptLeaf(key: PrivateKey, leaf: EncryptedLeaf, file: string): Promise<Buffer> {
+export async function decryptLeaf(key: PrivateKey | PrivateKey[], leaf: EncryptedLeaf, file: string): Promise<Buffer> {
   try {
     const data = Buffer.from(await decryptArmored(key, leaf.armored));
     redactor.add(data.toString('utf8'));
@@ -28,14 +29,14 @@ export async function decryptLeaf(key: PrivateKey, leaf: EncryptedLeaf, file: st
   } catch (e) {
     const why = (e as Error).message.replace(/^Error decrypting message: /, '');
     throw new UsageError(
-      `${file}: ${formatPath(leaf.path)} does not decrypt with key ${fingerprintOf(key)} (${why})`,
+      `${file}: ${formatPath(leaf.path)} does not decrypt with key ${(Array.isArray(key) ? key : [key]).map(fingerprintOf).join(' or ')} (${why})`,
       'was it encrypted to this environment\'s current key? re-encrypt it with `ops encrypt --write`',
     );
   }
 }
 
 /** Every encrypted value of the given files, decrypted; stops at the first that fails. */
-export async function decryptSources(key: PrivateKey, sources: readonly PillarSource[]): Promise<DecryptedLeaf[]> {
+export async function decryptSources(key: PrivateKey | PrivateKey[], sources: readonly PillarSource[]): Promise<DecryptedLeaf[]> {
   const out: DecryptedLeaf[] = [];
   for (const src of sources) {
     for (const leaf of findEncrypted(src.value)) {
@@ -49,7 +50,7 @@ export async function decryptSources(key: PrivateKey, sources: readonly PillarSo
  * The environment's pillar with every encrypted value replaced by its plaintext, validated
  * again. Fails closed: the first value that does not decrypt stops it, naming key and file.
  */
-export async function decryptPillar(key: PrivateKey, loaded: LoadedPillar): Promise<LoadedPillar['data']> {
+export async function decryptPillar(key: PrivateKey | PrivateKey[], loaded: LoadedPillar): Promise<LoadedPillar['data']> {
   // Which file each encrypted value came from (the last file defining a path wins the merge).
   const origin = new Map<string, string>();
   for (const src of loaded.sources) for (const leaf of findEncrypted(src.value)) origin.set(JSON.stringify(leaf.path), src.display);
@@ -63,4 +64,33 @@ export async function decryptPillar(key: PrivateKey, loaded: LoadedPillar): Prom
     if (last !== undefined) parent[last] = value;
   }
   return validatePillar(plain, loaded.sources, loaded.envFile, loaded.env);
+}
+
+/** A file of the environment, re-encrypted to a new key (text only; nothing written yet). */
+export interface Reencrypted {
+  path: string;
+  display: string;
+  text: string;
+  count: number;
+}
+
+/**
+ * Re-encrypts every encrypted value of the environment's own files (pillar/<env>.yml and the
+ * overlay) from `oldKey` to `newKey`. All values are decrypted before anything is returned, so a
+ * single value that does not decrypt stops it with nothing changed.
+ */
+export async function reencryptEnvironment(loaded: LoadedPillar, overlayDir: string, oldKey: PrivateKey | PrivateKey[], newKey: PublicKey): Promise<Reencrypted[]> {
+  const out: Reencrypted[] = [];
+  for (const src of loaded.sources.filter((s) => s.path === loaded.envFile || s.path.startsWith(overlayDir))) {
+    const leaves = findEncrypted(src.value);
+    if (leaves.length === 0) continue;
+    const replacements = [];
+    for (const leaf of leaves) {
+      const plain = await decryptLeaf(oldKey, leaf, src.display);
+      replacements.push({ path: leaf.path, value: await encryptValue(newKey, plain) });
+      plain.fill(0);
+    }
+    out.push({ path: src.path, display: src.display, text: replaceValues(src.text, replacements), count: leaves.length });
+  }
+  return out;
 }

@@ -17,6 +17,8 @@ import type { Handler, Plan, State, StateResult, Step } from './types.js';
 /** What the engine needs from a host connection (an SSH connection, or this machine in tests). */
 export interface HostIO {
   readonly user: string;
+  /** False once the connection is gone: the host is then reported unreachable, not state by state. */
+  readonly alive?: boolean;
   exec(command: string, io: { stdin?: Buffer; onStdout?: (b: Buffer) => void; onStderr?: (b: Buffer) => void }): Promise<{ code: number | null; signal?: string }>;
   putFile(path: string, data: Buffer, mode: number): Promise<void>;
 }
@@ -163,6 +165,7 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
       stale = true;
       emit({ id: s.id, status: 'changed', summary: plan.summary, durationMs: Date.now() - t0 });
     } catch (e) {
+      if (io.alive === false) throw e;
       failed.add(s.id);
       if (e instanceof StepFailed) {
         emit({ id: s.id, status: 'failed', summary: plan.summary, durationMs: Date.now() - t0, command: redactor.redact(e.command), exitCode: e.exitCode, stderr: redactor.redact(e.stderr.trim()) });

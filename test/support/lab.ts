@@ -73,3 +73,28 @@ export async function withLinkDown<T>(address: string, fn: (takeDown: () => void
     }
   }
 }
+
+/**
+ * A lab environment set up the way an operator does it: lab hosts, `setup-master` on the first,
+ * `setup-minion` with the given roles on the others, then secrets generated into the pillar.
+ */
+export async function provisionLab(
+  repo: string,
+  opts: { env?: string; hosts: number; minions: Record<string, string>; secrets?: string[] },
+): Promise<LabHostRow[]> {
+  const env = opts.env ?? 'lab';
+  await labUp(repo, env, opts.hosts);
+  const hosts = (await labHosts(repo)).filter((h) => h.env === env);
+  const addr = (name: string) => hosts.find((h) => h.name === name)?.address ?? name;
+  const master = await ops(['setup-master', env, '-H', addr(`${env}-1`)], { cwd: repo });
+  expect(master.code, `setup-master failed:\n${master.stderr}`).toBe(0);
+  for (const [name, roles] of Object.entries(opts.minions)) {
+    const r = await ops(['setup-minion', env, roles, '-H', addr(name)], { cwd: repo });
+    expect(r.code, `setup-minion ${name} failed:\n${r.stderr}`).toBe(0);
+  }
+  for (const s of opts.secrets ?? []) {
+    const r = await ops(['encrypt', env, s, '--generate', '32', '--write'], { cwd: repo });
+    expect(r.code, `encrypt ${s} failed:\n${r.stderr}`).toBe(0);
+  }
+  return hosts;
+}

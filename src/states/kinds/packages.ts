@@ -67,7 +67,19 @@ export const aptRepo: StateKind<AptRepoParams> = {
         { run: { argv: ['mkdir', '-p', '/etc/apt/keyrings'] } },
         { upload: { path: keyPath(p), content: p.key, mode: 0o644, owner: 'root', group: 'root' } },
         { upload: { path: srcPath, content: Buffer.from(sourcesFile(p)), mode: 0o644, owner: 'root', group: 'root' } },
-        { run: { argv: ['apt-get', 'update', '-q', '-o', `Dir::Etc::sourcelist=${srcPath}`, '-o', 'Dir::Etc::sourceparts=-', '-o', 'APT::Get::List-Cleanup=0'] } },
+        // Refresh only this repository, and fail on any error (a bad signature included).
+        {
+          run: {
+            argv: [
+              'sh',
+              '-c',
+              'set -e; d=$(mktemp -d); trap \'rm -rf "$d"\' EXIT; ln -s "$1" "$d/"; out=$(apt-get update -q -o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts="$d" -o APT::Get::List-Cleanup=0 2>&1) || { echo "$out" >&2; exit 1; }; if echo "$out" | grep -qE "^(W|E): "; then echo "$out" >&2; exit 1; fi',
+              'ops-apt-update',
+              srcPath,
+            ],
+          },
+          describe: `apt-get update (${p.name} only)`,
+        },
       ],
     };
   },

@@ -1,0 +1,61 @@
+/** Reaching an environment's master from the operator's machine, and running ops there. */
+import type { Context } from '../cli/context.js';
+import { intOption } from '../cli/command.js';
+import { OperationError, UsageError } from '../errors.js';
+import type { LoadedPillar } from '../pillar/load.js';
+import { ensureBundle, REMOTE_OPS } from '../provision/bundle.js';
+import { renderCommand } from '../ssh/command.js';
+import type { Connection } from '../ssh/connection.js';
+import { loadCredentials } from '../ssh/identities.js';
+import { selectTargets } from '../ssh/inventory.js';
+import { KnownHosts } from '../ssh/knownhosts.js';
+import { shellLine } from '../ssh/quote.js';
+import { knownHostsFiles, SshSession } from '../ssh/session.js';
+
+export function masterOf(pillar: LoadedPillar): string {
+  const name = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'))?.[0];
+  if (!name) throw new UsageError(`environment '${pillar.env}' has no master`, `make one with \`ops setup-master ${pillar.env} -H HOST\``);
+  return name;
+}
+
+export function hasMaster(pillar: LoadedPillar): boolean {
+  return Object.values(pillar.data.servers).some((s) => s.roles.includes('master'));
+}
+
+/** Opens the connection to the master with the operator's credentials; the bundle is brought up to date. */
+export async function connectMaster(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): Promise<{ session: SshSession; conn: Connection }> {
+  const [target] = selectTargets(pillar, { host: masterOf(pillar), user: opts.user as string | undefined });
+  if (!target) throw new UsageError(`no master in '${pillar.env}'`);
+  const session = new SshSession({
+    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
+    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+    connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
+  });
+  try {
+    const conn = await session.connect(target);
+    if ((await ensureBundle(conn)) === 'installed') ctx.out.info(`${conn.target.name}: ops bundle updated`);
+    return { session, conn };
+  } catch (e) {
+    await session.closeAll();
+    throw e;
+  }
+}
+
+/** The remote command line for `ops <args>` on the master, as root. */
+export function masterCommand(conn: Connection, args: string[]): string {
+  return renderCommand({ line: shellLine([REMOTE_OPS, ...args]) }, { sudo: true }, { loginUser: conn.user });
+}
+
+/** Runs `ops <args>` on the master and collects its output; its one-line error becomes ours. */
+export async function runOnMaster(conn: Connection, args: string[], stdin?: Buffer): Promise<Buffer> {
+  const out: Buffer[] = [];
+  let err = '';
+  const r = await conn.exec(masterCommand(conn, args), { stdin, onStdout: (b) => out.push(b), onStderr: (b) => (err += b.toString('utf8')) });
+  if (r.code !== 0) {
+    const first = err.split('\n').find((l) => l.startsWith('error: '))?.slice(7) ?? err.trim().split('\n').pop() ?? `exit ${r.code}`;
+    const hint = err.split('\n').find((l) => l.trim().startsWith('hint: '))?.trim().slice(6);
+    const E = r.code === 2 ? UsageError : OperationError;
+    throw new E(`${conn.target.name}: ${first}`, hint);
+  }
+  return Buffer.concat(out);
+}

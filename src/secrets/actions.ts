@@ -27,7 +27,13 @@ const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function snippet(entries: ReadonlyArray<readonly [string, string]>): string {
   return entries
-    .map(([k, armored]) => `${JSON.stringify(k)}: |-\n${armored.split('\n').map((l) => (l ? `  ${l}` : '')).join('\n')}\n`)
+    .map(
+      ([k, armored]) =>
+        `${JSON.stringify(k)}: |-\n${armored
+          .split('\n')
+          .map((l) => (l ? `  ${l}` : ''))
+          .join('\n')}\n`,
+    )
     .join('');
 }
 
@@ -63,141 +69,145 @@ function alphabetOption(v: unknown): string {
 }
 
 export const encrypt: Handler = async (ctx, args, opts) => {
-          const { env, rest } = ctx.resolveEnv(args);
-          const { key } = await loadEnvPublicKey(ctx.repo, env);
-          const generate = opts.generate === undefined ? undefined : (intOption(opts.generate, '--generate', 8, 4096) ?? DEFAULT_SECRET_LENGTH);
-          const alphabet = alphabetOption(opts.alphabet);
-          if (typeof opts.file === 'string') {
-            const file = opts.file;
-            const data = file === '-' ? await readStdin() : readFileOrFail(file);
-            const armored = await encryptValue(key, data);
-            if (rest.length > 1) throw new UsageError('--file takes at most one KEY (the secret the file becomes)');
-            const name = rest[0];
-            if (name !== undefined) {
-              if (!KEY_RE.test(name)) throw new UsageError(`'${name}' is not a valid secret name`);
-              if (opts.write) {
-                const where = await writeSecrets(ctx, env, [[name, armored]]);
-                ctx.out.info(`wrote ${name} (from ${file}) to ${where}`);
-              } else ctx.out.result(snippet([[name, armored]]));
-              return;
-            }
-            const output = typeof opts.output === 'string' ? opts.output : file === '-' ? '-' : `${file}.asc`;
-            if (output === '-') ctx.out.result(armored);
-            else {
-              writeFileAtomic(output, `${armored}\n`, 0o644);
-              ctx.out.info(`wrote ${output} (encrypted to ${env}); delete the plaintext ${file} when you no longer need it`);
-            }
-            return;
-          }
-          if (rest.length === 0) throw new UsageError('nothing to encrypt', 'give KEY=value, KEY (asks / reads stdin), KEY --generate, or --file PATH');
-          const stdinTaken = { used: false };
-          const entries: [string, string][] = [];
-          const seen = new Set<string>();
-          for (const arg of rest) {
-            const eq = arg.indexOf('=');
-            const name = eq < 0 ? arg : arg.slice(0, eq);
-            if (!KEY_RE.test(name)) throw new UsageError(`'${name}' is not a valid secret name (letters, digits, _; not starting with a digit)`);
-            if (seen.has(name)) throw new UsageError(`${name} is given twice`);
-            seen.add(name);
-            let value: Buffer;
-            if (eq >= 0 && arg.slice(eq + 1) !== '-') {
-              if (generate !== undefined) throw new UsageError(`--generate makes the value itself; give ${name} without =value`);
-              value = Buffer.from(arg.slice(eq + 1), 'utf8');
-            } else if (generate !== undefined) value = Buffer.from(generateSecret(generate, alphabet), 'utf8');
-            else value = await askValue(name, stdinTaken);
-            redactor.add(value.toString('utf8'));
-            entries.push([name, await encryptValue(key, value)]);
-            value.fill(0);
-          }
-          if (opts.write) {
-            const where = await writeSecrets(ctx, env, entries);
-            ctx.out.info(`wrote ${entries.map(([k]) => k).join(', ')} to ${where} (secrets)`);
-          } else ctx.out.result(snippet(entries));
-        };
+  const { env, rest } = ctx.resolveEnv(args);
+  const { key } = await loadEnvPublicKey(ctx.repo, env);
+  const generate = opts.generate === undefined ? undefined : (intOption(opts.generate, '--generate', 8, 4096) ?? DEFAULT_SECRET_LENGTH);
+  const alphabet = alphabetOption(opts.alphabet);
+  if (typeof opts.file === 'string') {
+    const file = opts.file;
+    const data = file === '-' ? await readStdin() : readFileOrFail(file);
+    const armored = await encryptValue(key, data);
+    if (rest.length > 1) throw new UsageError('--file takes at most one KEY (the secret the file becomes)');
+    const name = rest[0];
+    if (name !== undefined) {
+      if (!KEY_RE.test(name)) throw new UsageError(`'${name}' is not a valid secret name`);
+      if (opts.write) {
+        const where = await writeSecrets(ctx, env, [[name, armored]]);
+        ctx.out.info(`wrote ${name} (from ${file}) to ${where}`);
+      } else ctx.out.result(snippet([[name, armored]]));
+      return;
+    }
+    const output = typeof opts.output === 'string' ? opts.output : file === '-' ? '-' : `${file}.asc`;
+    if (output === '-') ctx.out.result(armored);
+    else {
+      writeFileAtomic(output, `${armored}\n`, 0o644);
+      ctx.out.info(`wrote ${output} (encrypted to ${env}); delete the plaintext ${file} when you no longer need it`);
+    }
+    return;
+  }
+  if (rest.length === 0) throw new UsageError('nothing to encrypt', 'give KEY=value, KEY (asks / reads stdin), KEY --generate, or --file PATH');
+  const stdinTaken = { used: false };
+  const entries: [string, string][] = [];
+  const seen = new Set<string>();
+  for (const arg of rest) {
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (!KEY_RE.test(name)) throw new UsageError(`'${name}' is not a valid secret name (letters, digits, _; not starting with a digit)`);
+    if (seen.has(name)) throw new UsageError(`${name} is given twice`);
+    seen.add(name);
+    let value: Buffer;
+    if (eq >= 0 && arg.slice(eq + 1) !== '-') {
+      if (generate !== undefined) throw new UsageError(`--generate makes the value itself; give ${name} without =value`);
+      value = Buffer.from(arg.slice(eq + 1), 'utf8');
+    } else if (generate !== undefined) value = Buffer.from(generateSecret(generate, alphabet), 'utf8');
+    else value = await askValue(name, stdinTaken);
+    redactor.add(value.toString('utf8'));
+    entries.push([name, await encryptValue(key, value)]);
+    value.fill(0);
+  }
+  if (opts.write) {
+    const where = await writeSecrets(ctx, env, entries);
+    ctx.out.info(`wrote ${entries.map(([k]) => k).join(', ')} to ${where} (secrets)`);
+  } else ctx.out.result(snippet(entries));
+};
 
 export const decrypt: Handler = async (ctx, args, opts) => {
-          const { env, rest } = ctx.resolveEnv(args);
-          const pillar = loadPillar(ctx.repo, env);
-          const leaves = pillar.sources.flatMap((src) => findEncrypted(src.value).map((leaf) => ({ leaf, src })));
-          // Later files override earlier ones: keep the winning value for each path.
-          const byName = new Map<string, (typeof leaves)[number]>();
-          for (const l of leaves) byName.set(secretName(l.leaf.path), l);
-          const wanted = rest.length > 0 ? rest : [...byName.keys()];
-          for (const w of wanted) {
-            if (!byName.has(w)) {
-              throw new UsageError(`environment '${env}' has no encrypted value '${w}'`, `encrypted values: ${[...byName.keys()].join(', ') || 'none'}`);
-            }
-          }
-          if (wanted.length === 0) {
-            ctx.out.info(`environment '${env}' has no encrypted values`);
-            return;
-          }
-          const values: [string, Buffer][] = [];
-          const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
-          if (!keyGiven && hasMaster(pillar)) {
-            // The key lives on the master: it decrypts there and sends back only what was asked for.
-            const { session, conn } = await connectMaster(ctx, pillar, opts);
-            try {
-              const got = JSON.parse((await runOnMaster(conn, ['__decrypt', env, ...wanted], snapshot(ctx.repo))).toString('utf8')) as Record<string, string>;
-              for (const name of wanted) values.push([name, Buffer.from(got[name] ?? '', 'base64')]);
-            } finally {
-              await session.closeAll();
-            }
-          } else {
-            const key = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
-            for (const name of wanted) {
-              const l = byName.get(name);
-              if (l) values.push([name, await decryptLeaf(key, l.leaf, l.src.display)]);
-            }
-          }
-          // The operator asked for plaintext: this is the one output that is not redacted.
-          const [only] = values;
-          if (values.length === 1 && rest.length === 1 && only) {
-            process.stdout.write(only[1]);
-            if (process.stdout.isTTY && only[1][only[1].length - 1] !== 0x0a) process.stdout.write('\n');
-          } else {
-            process.stdout.write(stringify(Object.fromEntries(values.map(([n, v]) => [n, v.toString('utf8')])), { lineWidth: 0 }));
-          }
-        };
+  const { env, rest } = ctx.resolveEnv(args);
+  const pillar = loadPillar(ctx.repo, env);
+  const leaves = pillar.sources.flatMap((src) => findEncrypted(src.value).map((leaf) => ({ leaf, src })));
+  // Later files override earlier ones: keep the winning value for each path.
+  const byName = new Map<string, (typeof leaves)[number]>();
+  for (const l of leaves) byName.set(secretName(l.leaf.path), l);
+  const wanted = rest.length > 0 ? rest : [...byName.keys()];
+  for (const w of wanted) {
+    if (!byName.has(w)) {
+      throw new UsageError(`environment '${env}' has no encrypted value '${w}'`, `encrypted values: ${[...byName.keys()].join(', ') || 'none'}`);
+    }
+  }
+  if (wanted.length === 0) {
+    ctx.out.info(`environment '${env}' has no encrypted values`);
+    return;
+  }
+  const values: [string, Buffer][] = [];
+  const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
+  if (!keyGiven && hasMaster(pillar)) {
+    // The key lives on the master: it decrypts there and sends back only what was asked for.
+    const { session, conn } = await connectMaster(ctx, pillar, opts);
+    try {
+      const got = JSON.parse((await runOnMaster(conn, ['__decrypt', env, ...wanted], snapshot(ctx.repo))).toString('utf8')) as Record<string, string>;
+      for (const name of wanted) values.push([name, Buffer.from(got[name] ?? '', 'base64')]);
+    } finally {
+      await session.closeAll();
+    }
+  } else {
+    const key = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
+    for (const name of wanted) {
+      const l = byName.get(name);
+      if (l) values.push([name, await decryptLeaf(key, l.leaf, l.src.display)]);
+    }
+  }
+  // The operator asked for plaintext: this is the one output that is not redacted.
+  const [only] = values;
+  if (values.length === 1 && rest.length === 1 && only) {
+    process.stdout.write(only[1]);
+    if (process.stdout.isTTY && only[1][only[1].length - 1] !== 0x0a) process.stdout.write('\n');
+  } else {
+    process.stdout.write(stringify(Object.fromEntries(values.map(([n, v]) => [n, v.toString('utf8')])), { lineWidth: 0 }));
+  }
+};
 
 export const keygen: Handler = async (ctx, args, opts) => {
-          const env = ctx.envOnly(args);
-          const pubPath = publicKeyPath(ctx.repo, env);
-          const privPath = typeof opts.privateKey === 'string' ? opts.privateKey : defaultPrivateKeyPath(ctx.repo, env);
-          for (const p of [pubPath, privPath]) {
-            if (existsSync(p)) throw new UsageError(`${displayPath(p, ctx.repo.root)} already exists; not replacing a key`, `rotate keys with \`ops rekey ${env}\``);
-          }
-          let passphrase: string | undefined;
-          if (opts.passphrase) {
-            passphrase = await keyPassphrase(`the new ${env} key`);
-            if (!passphrase) throw new UsageError('--passphrase needs OPS_KEY_PASSPHRASE or a terminal to ask on');
-          }
-          const project = loadPillar(ctx.repo, env).data.project;
-          const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid`, passphrase, type: opts.rsa ? 'rsa' : 'ecc' });
-          if (typeof opts.privateKey !== 'string') ensureStateDir(ctx.repo, 'keys');
-          writeNewFile(privPath, pair.privateArmored, 0o600);
-          writeNewFile(pubPath, pair.publicArmored, 0o644);
-          ctx.out.result(`${pair.fingerprint}`);
-          ctx.out.info(`public key:  ${displayPath(pubPath, ctx.repo.root)} (commit it)`);
-          ctx.out.info(`private key: ${displayPath(privPath, ctx.repo.root)} (0600; never commit it, keep a backup)`);
-        };
+  const env = ctx.envOnly(args);
+  const pubPath = publicKeyPath(ctx.repo, env);
+  const privPath = typeof opts.privateKey === 'string' ? opts.privateKey : defaultPrivateKeyPath(ctx.repo, env);
+  for (const p of [pubPath, privPath]) {
+    if (existsSync(p)) throw new UsageError(`${displayPath(p, ctx.repo.root)} already exists; not replacing a key`, `rotate keys with \`ops rekey ${env}\``);
+  }
+  let passphrase: string | undefined;
+  if (opts.passphrase) {
+    passphrase = await keyPassphrase(`the new ${env} key`);
+    if (!passphrase) throw new UsageError('--passphrase needs OPS_KEY_PASSPHRASE or a terminal to ask on');
+  }
+  const project = loadPillar(ctx.repo, env).data.project;
+  const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid`, passphrase, type: opts.rsa ? 'rsa' : 'ecc' });
+  if (typeof opts.privateKey !== 'string') ensureStateDir(ctx.repo, 'keys');
+  writeNewFile(privPath, pair.privateArmored, 0o600);
+  writeNewFile(pubPath, pair.publicArmored, 0o644);
+  ctx.out.result(`${pair.fingerprint}`);
+  ctx.out.info(`public key:  ${displayPath(pubPath, ctx.repo.root)} (commit it)`);
+  ctx.out.info(`private key: ${displayPath(privPath, ctx.repo.root)} (0600; never commit it, keep a backup)`);
+};
 
 export const rekey: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
   const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
   if (!keyGiven && hasMaster(pillar)) {
-    if (typeof opts.to === 'string') throw new UsageError('--to is for operator-held keys; the master makes the new key itself', `run \`ops rekey ${env}\` without --to`);
+    if (typeof opts.to === 'string')
+      throw new UsageError('--to is for operator-held keys; the master makes the new key itself', `run \`ops rekey ${env}\` without --to`);
     return rekeyOnMaster(ctx, pillar, opts);
   }
-  if (typeof opts.to !== 'string') throw new UsageError('rekey needs --to NEW_PUBLIC_KEY', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
+  if (typeof opts.to !== 'string')
+    throw new UsageError('rekey needs --to NEW_PUBLIC_KEY', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
   const newKey = await readPublicKey(readFileOrFail(opts.to), opts.to);
   const oldKey = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
   const { path: pubPath } = await loadEnvPublicKey(ctx.repo, env);
   const files = await reencryptEnvironment(pillar, ctx.repo.overlayDir, oldKey, newKey);
   writeAllOrNothing([...files.map((f) => ({ path: f.path, text: f.text })), { path: pubPath, text: `${armorPublic(newKey).trimEnd()}\n`, mode: 0o644 }]);
   const count = files.reduce((n, f) => n + f.count, 0);
-  ctx.out.info(`re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ') || 'no file'}; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}`);
+  ctx.out.info(
+    `re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ') || 'no file'}; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}`,
+  );
 };
 
 function writeAllOrNothing(files: { path: string; text: string; mode?: number }[]): void {
@@ -221,41 +231,46 @@ async function rekeyOnMaster(ctx: Context, pillar: LoadedPillar, opts: Record<st
       fingerprint: string;
     };
     const { path: pubPath } = await loadEnvPublicKey(ctx.repo, pillar.env);
-    writeAllOrNothing([...plan.files.map((f) => ({ path: join(ctx.repo.root, f.path), text: f.text })), { path: pubPath, text: `${plan.publicKey.trimEnd()}\n`, mode: 0o644 }]);
+    writeAllOrNothing([
+      ...plan.files.map((f) => ({ path: join(ctx.repo.root, f.path), text: f.text })),
+      { path: pubPath, text: `${plan.publicKey.trimEnd()}\n`, mode: 0o644 },
+    ]);
     await runOnMaster(conn, ['__rekey', 'commit', pillar.env, plan.fingerprint]);
     const count = plan.files.reduce((n, f) => n + f.count, 0);
-    ctx.out.info(`${conn.target.name}: new key ${plan.fingerprint} made on the master; re-encrypted ${count} value(s) in ${plan.files.map((f) => f.path).join(', ') || 'no file'}; the old key is kept there, retired`);
+    ctx.out.info(
+      `${conn.target.name}: new key ${plan.fingerprint} made on the master; re-encrypted ${count} value(s) in ${plan.files.map((f) => f.path).join(', ') || 'no file'}; the old key is kept there, retired`,
+    );
   } finally {
     await session.closeAll();
   }
 }
 
 export const generateSecretCommand: Handler = async (ctx, args, opts) => {
-          if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
-          const length = intOption(opts.length, '--length', 1, 65536) ?? DEFAULT_SECRET_LENGTH;
-          process.stdout.write(`${generateSecret(length, alphabetOption(opts.alphabet))}\n`);
-          void ctx;
-        };
+  if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
+  const length = intOption(opts.length, '--length', 1, 65536) ?? DEFAULT_SECRET_LENGTH;
+  process.stdout.write(`${generateSecret(length, alphabetOption(opts.alphabet))}\n`);
+  void ctx;
+};
 
 export const deployKey: Handler = async (ctx, args, opts) => {
-          const env = ctx.envOnly(args);
-          const { key, path: envKeyPath } = await loadEnvPublicKey(ctx.repo, env);
-          const pillar = loadPillar(ctx.repo, env);
-          const pubPath = join(envKeyPath.startsWith(ctx.repo.overlayDir) ? join(ctx.repo.overlayDir, 'keys') : join(ctx.repo.pillarDir, 'keys'), `${env}.deploy.pub`);
-          if (!opts.force && (existsSync(pubPath) || (opts.write && pillar.data.secrets.deploy_key !== undefined))) {
-            throw new UsageError(`environment '${env}' already has a deploy key`, 'pass --force to replace it (then update the key on your git host)');
-          }
-          const pair = generateEd25519(`${pillar.data.project}-${env}-deploy`);
-          redactor.add(pair.privatePem);
-          const armored = await encryptValue(key, pair.privatePem);
-          if (opts.write) {
-            const where = await writeSecrets(ctx, env, [['deploy_key', armored]]);
-            ctx.out.info(`wrote deploy_key to ${where} (secrets)`);
-          } else ctx.out.result(snippet([['deploy_key', armored]]));
-          writeFileAtomic(pubPath, `${pair.publicLine}\n`, 0o644);
-          ctx.out.info(`public key: ${displayPath(pubPath, ctx.repo.root)} — add it to your git host's deploy keys (read-only):`);
-          ctx.out.info(pair.publicLine);
-        };
+  const env = ctx.envOnly(args);
+  const { key, path: envKeyPath } = await loadEnvPublicKey(ctx.repo, env);
+  const pillar = loadPillar(ctx.repo, env);
+  const pubPath = join(envKeyPath.startsWith(ctx.repo.overlayDir) ? join(ctx.repo.overlayDir, 'keys') : join(ctx.repo.pillarDir, 'keys'), `${env}.deploy.pub`);
+  if (!opts.force && (existsSync(pubPath) || (opts.write && pillar.data.secrets.deploy_key !== undefined))) {
+    throw new UsageError(`environment '${env}' already has a deploy key`, 'pass --force to replace it (then update the key on your git host)');
+  }
+  const pair = generateEd25519(`${pillar.data.project}-${env}-deploy`);
+  redactor.add(pair.privatePem);
+  const armored = await encryptValue(key, pair.privatePem);
+  if (opts.write) {
+    const where = await writeSecrets(ctx, env, [['deploy_key', armored]]);
+    ctx.out.info(`wrote deploy_key to ${where} (secrets)`);
+  } else ctx.out.result(snippet([['deploy_key', armored]]));
+  writeFileAtomic(pubPath, `${pair.publicLine}\n`, 0o644);
+  ctx.out.info(`public key: ${displayPath(pubPath, ctx.repo.root)} — add it to your git host's deploy keys (read-only):`);
+  ctx.out.info(pair.publicLine);
+};
 
 function readFileOrFail(path: string): Buffer {
   try {
@@ -264,4 +279,3 @@ function readFileOrFail(path: string): Buffer {
     throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
-

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,23 @@ describe('factBatch', () => {
     expect(plans.map((p) => p?.status)).toEqual(['ok', 'change', 'change', 'ok', 'change', 'ok', 'change']);
     expect(plans[1]?.summary).toBe('update content');
     expect(plans[6]?.summary).toBe('install surely-not-a-package-ops');
+  });
+
+  it('line: adds, replaces a matching line, then is satisfied (run here with sh)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ops-line-'));
+    const f = join(dir, 'conf');
+    writeFileSync(f, 'a=1\nport=80\nz=9\n');
+    const step = (params: object) => {
+      const s: State[] = [{ id: 'l', kind: 'line', params }];
+      const batch = factBatch(s);
+      const plan = KINDS.line?.plan(params as never, batch.parse(execFileSync('sh', ['-c', batch.script]).toString())[0] ?? { out: '', code: -1 });
+      for (const st of plan?.steps ?? []) if ('run' in st) execFileSync(st.run.argv?.[0] ?? '', st.run.argv?.slice(1) ?? []);
+      return plan?.status;
+    };
+    expect(step({ path: f, line: 'port=8080', match: '^port=' })).toBe('change');
+    expect(step({ path: f, line: "new 'quoted' $line", match: undefined })).toBe('change');
+    expect(readFileSync(f, 'utf8')).toBe("a=1\nport=8080\nz=9\nnew 'quoted' $line\n");
+    expect(step({ path: f, line: 'port=8080', match: '^port=' })).toBe('ok');
   });
 
   it('a fact cannot forge another state\'s frame', () => {

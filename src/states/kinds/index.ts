@@ -6,7 +6,7 @@ import { absent, dir, file, symlink } from './files.js';
 import { aptRepo, pkg } from './packages.js';
 import { pgDatabase, pgRole } from './postgres.js';
 import { service, unit } from './services.js';
-import { block } from './text.js';
+import { block, line } from './text.js';
 
 export const KINDS: Record<string, StateKind<never>> = {
   pkg,
@@ -21,6 +21,7 @@ export const KINDS: Record<string, StateKind<never>> = {
   unit,
   cmd,
   block,
+  line,
   pg_role: pgRole,
   pg_db: pgDatabase,
 } as unknown as Record<string, StateKind<never>>;

@@ -36,3 +36,30 @@ export const block: StateKind<BlockParams> = {
     return { status: 'change', summary: 'update managed block', steps: [{ run: { argv: ['sh', '-c', script] }, stdin: Buffer.from(want), describe: `update block ${p.marker} in ${p.path}` }] };
   },
 };
+
+export interface LineParams {
+  path: string;
+  line: string;
+  /** A line matching this (extended regex) is replaced by `line`; otherwise `line` is appended. */
+  match?: string;
+}
+
+/** One line present in a file (replacing the line that matches `match`, if any). */
+export const line: StateKind<LineParams> = {
+  facts: (p) =>
+    `if [ -f ${q(p.path)} ]; then grep -qxF -- ${q(p.line)} ${q(p.path)} && echo present || { ${p.match ? `grep -qE -- ${q(p.match)} ${q(p.path)} && echo matched || ` : ''}echo absent; }; else echo missing; fi`,
+  plan(p, f): Plan {
+    const state = f.out.trim();
+    if (state === 'present') return { status: 'ok', summary: 'line present', steps: [] };
+    if (state === 'missing') return { status: 'unknown', summary: `${p.path} does not exist`, steps: [] };
+    const awk = p.match
+      ? `awk -v re="$MATCH" -v line="$LINE" 'BEGIN{done=0} $0 ~ re && !done {print line; done=1; next} {print} END{if(!done) print line}'`
+      : `awk -v line="$LINE" '{print} END{print line}'`;
+    const script = `set -e; t=$(mktemp "$FILE.ops-XXXXXX"); ${awk} "$FILE" > "$t"; chmod --reference="$FILE" "$t"; chown --reference="$FILE" "$t"; mv -f "$t" "$FILE"`;
+    return {
+      status: 'change',
+      summary: state === 'matched' ? 'replace line' : 'add line',
+      steps: [{ run: { argv: ['env', `FILE=${p.path}`, `LINE=${p.line}`, `MATCH=${p.match ?? ''}`, 'sh', '-c', script] }, describe: `${state === 'matched' ? 'replace' : 'add'} a line in ${p.path}` }],
+    };
+  },
+};

@@ -92,3 +92,17 @@ shift
 . "$f"
 exec "$@"
 `;
+
+/** systemd units of the app. */
+export function appUnits(ctx: RoleContext) {
+  return { web: `${ctx.project}-web.service`, worker: `${ctx.project}-worker.service`, beat: `${ctx.project}-beat.service` };
+}
+
+/**
+ * The Python an app command runs with: the release's virtualenv when it has one, else the
+ * system's. Used by units, releases and manage-run alike.
+ */
+export function pythonOf(release: string, inSystemdUnit = false): string {
+  const d = inSystemdUnit ? '$$' : '$';
+  return `${d}(test -x ${release}/venv/bin/python && echo ${release}/venv/bin/python || echo /usr/bin/python3)`;
+}

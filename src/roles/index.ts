@@ -6,11 +6,23 @@ import { UsageError } from '../errors.js';
 import type { Handler, State } from '../states/types.js';
 import { base, firewall } from './base.js';
 import type { FirewallRule, RoleBuilder, RoleContext } from './context.js';
+import { balancer } from './balancer.js';
+import { cache } from './cache.js';
+import { db } from './db.js';
 import { master } from './master.js';
+import { queue } from './queue.js';
+import { web } from './web.js';
+import { worker } from './worker.js';
 
 /** Built-in roles in the order their states run on a host. */
 export const ROLE_BUILDERS: Record<string, RoleBuilder> = {
   master,
+  db,
+  cache,
+  queue,
+  web,
+  worker,
+  balancer,
 };
 
 export const ROLE_ORDER = ['master', 'db', 'cache', 'queue', 'web', 'worker', 'balancer'];

@@ -76,6 +76,19 @@ async function runStep(io: HostIO, step: Step): Promise<void> {
   if (r.code !== 0) throw new StepFailed(`install ${f.path}`, r.code, r.err.slice(-2000));
 }
 
+/** Consecutive plain commands (no stdin, same user) run as one command: one round trip instead of many. */
+function batchSteps(steps: readonly Step[]): Step[] {
+  const out: Step[] = [];
+  for (const step of steps) {
+    const prev = out[out.length - 1];
+    if ('run' in step && prev && 'run' in prev && !step.stdin && !prev.stdin && step.user === prev.user) {
+      const line = (s: typeof step) => s.run.line ?? shellLine(s.run.argv ?? []);
+      out[out.length - 1] = { run: { line: `${line(prev)} && ${line(step)}` }, user: prev.user, describe: [prev.describe ?? line(prev), step.describe ?? line(step)].join(' && ') };
+    } else out.push(step);
+  }
+  return out;
+}
+
 async function readFacts(io: HostIO, states: readonly State[]) {
   const batch = factBatch(states);
   const r = await capture(io, render(io, { argv: ['sh', '-c', batch.script] }));
@@ -134,6 +147,8 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
   const failed = new Set<string>();
   const changedIds = new Set<string>();
   let stale = false;
+  // After a narrow change only guarded commands (whose checks may read anything) need fresh facts.
+  let staleForGuards = false;
   for (let i = 0; i < states.length; i++) {
     const s = states[i] as State;
     const t0 = Date.now();
@@ -143,11 +158,12 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
       emit({ id: s.id, status: 'skipped', summary: `not run: ${blocked} failed`, durationMs: 0 });
       continue;
     }
-    if (stale) {
+    if (stale || (staleForGuards && s.kind === 'cmd')) {
       // An earlier change may have changed what the rest of the states see: read them again.
       const fresh = await readFacts(io, states.slice(i));
       facts = [...facts.slice(0, i), ...fresh];
       stale = false;
+      staleForGuards = false;
     }
     const plan = planOf(s, facts[i]);
     if (plan.status === 'ok') {
@@ -160,9 +176,10 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
       continue;
     }
     try {
-      for (const step of plan.steps) await runStep(io, step);
+      for (const step of batchSteps(plan.steps)) await runStep(io, step);
       changedIds.add(s.id);
-      stale = true;
+      if (KINDS[s.kind]?.narrow) staleForGuards = true;
+      else stale = true;
       emit({ id: s.id, status: 'changed', summary: plan.summary, durationMs: Date.now() - t0 });
     } catch (e) {
       if (io.alive === false) throw e;

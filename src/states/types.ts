@@ -35,6 +35,11 @@ export interface StateKind<P> {
   /** A read-only sh snippet; its stdout (and exit status) are this state's facts. */
   facts(params: P): string;
   plan(params: P, facts: FactResult): Plan;
+  /**
+   * A change of this kind touches only its own path, so other states' facts stay valid after it
+   * (the executor then need not read them again).
+   */
+  narrow?: boolean;
 }
 
 export interface FactResult {

@@ -11,6 +11,7 @@ export interface FileParams {
 }
 
 export const file: StateKind<FileParams> = {
+  narrow: true,
   facts: (p) => statSnippet(p.path, true),
   plan(p, f: FactResult): Plan {
     const owner = p.owner ?? 'root';
@@ -42,6 +43,7 @@ export interface DirParams {
 }
 
 export const dir: StateKind<DirParams> = {
+  narrow: true,
   facts: (p) => statSnippet(p.path, false),
   plan(p, f): Plan {
     const owner = p.owner ?? 'root';
@@ -65,6 +67,7 @@ export interface SymlinkParams {
 }
 
 export const symlink: StateKind<SymlinkParams> = {
+  narrow: true,
   facts: (p) => `if [ -L ${q(p.path)} ]; then printf 'target=%s\\n' "$(readlink ${q(p.path)})"; elif [ -e ${q(p.path)} ]; then echo other=1; fi`,
   plan(p, f): Plan {
     const facts = kv(f.out);
@@ -85,6 +88,7 @@ export interface AbsentParams {
 }
 
 export const absent: StateKind<AbsentParams> = {
+  narrow: true,
   facts: (p) => `if [ -e ${q(p.path)} ] || [ -L ${q(p.path)} ]; then echo exists=1; fi`,
   plan: (p, f) => (kv(f.out).exists === '1' ? { status: 'change', summary: 'remove', steps: [{ run: { argv: ['rm', '-rf', '--', p.path] } }] } : { status: 'ok', summary: 'absent', steps: [] }),
 };

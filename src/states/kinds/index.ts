@@ -7,6 +7,8 @@ import { aptRepo, pkg } from './packages.js';
 import { pgDatabase, pgRole } from './postgres.js';
 import { service, unit } from './services.js';
 import { block, line } from './text.js';
+import { htpasswd } from './htpasswd.js';
+import { rabbitAccess } from './rabbitmq.js';
 
 export const KINDS: Record<string, StateKind<never>> = {
   pkg,
@@ -22,6 +24,8 @@ export const KINDS: Record<string, StateKind<never>> = {
   cmd,
   block,
   line,
+  htpasswd,
+  rabbitmq_access: rabbitAccess,
   pg_role: pgRole,
   pg_db: pgDatabase,
 } as unknown as Record<string, StateKind<never>>;

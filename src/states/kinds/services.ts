@@ -6,11 +6,13 @@ export interface ServiceParams {
   name: string;
   enabled: boolean;
   running: boolean;
+  /** Only required to run once this path exists (e.g. an app's first release); until then ok. */
+  whenExists?: string;
 }
 
 export const service: StateKind<ServiceParams> = {
   facts: (p) =>
-    `if [ -d /run/systemd/system ]; then echo systemd=1; printf 'enabled=%s\\n' "$(systemctl is-enabled ${q(p.name)} 2>/dev/null)"; printf 'active=%s\\n' "$(systemctl is-active ${q(p.name)} 2>/dev/null)"; else service ${q(p.name)} status >/dev/null 2>&1 && echo active=active || echo active=inactive; fi`,
+    `${p.whenExists ? `[ -e ${q(p.whenExists)} ] && echo present=1; ` : ''}if [ -d /run/systemd/system ]; then echo systemd=1; printf 'enabled=%s\\n' "$(systemctl is-enabled ${q(p.name)} 2>/dev/null)"; printf 'active=%s\\n' "$(systemctl is-active ${q(p.name)} 2>/dev/null)"; else service ${q(p.name)} status >/dev/null 2>&1 && echo active=active || echo active=inactive; fi`,
   plan(p, f): Plan {
     const facts = kv(f.out);
     const steps: Plan['steps'] = [];
@@ -21,6 +23,10 @@ export const service: StateKind<ServiceParams> = {
     if (systemd && p.enabled !== enabled && facts.enabled !== 'static') {
       changes.push(p.enabled ? 'enable' : 'disable');
       steps.push({ run: { argv: ['systemctl', p.enabled ? 'enable' : 'disable', '--quiet', p.name] } });
+    }
+    if (p.running && !active && p.whenExists && facts.present !== '1') {
+      // Nothing to run yet: installed and enabled, it starts with the first release.
+      return changes.length === 0 ? { status: 'ok', summary: `waiting for ${p.whenExists}`, steps } : { status: 'change', summary: changes.join(' + '), steps };
     }
     if (p.running !== active) {
       changes.push(p.running ? 'start' : 'stop');

@@ -21,6 +21,7 @@ export function renderBlock(p: BlockParams): string {
 }
 
 export const block: StateKind<BlockParams> = {
+  narrow: true,
   facts(p) {
     const [begin, end] = markers(p);
     // The current block (markers included), hashed; "missing" when the file is absent.
@@ -46,6 +47,7 @@ export interface LineParams {
 
 /** One line present in a file (replacing the line that matches `match`, if any). */
 export const line: StateKind<LineParams> = {
+  narrow: true,
   facts: (p) =>
     `if [ -f ${q(p.path)} ]; then grep -qxF -- ${q(p.line)} ${q(p.path)} && echo present || { ${p.match ? `grep -qE -- ${q(p.match)} ${q(p.path)} && echo matched || ` : ''}echo absent; }; else echo missing; fi`,
   plan(p, f): Plan {

@@ -1,0 +1,70 @@
+/**
+ * The app's source, fetched once per deploy on the master (which holds the decrypted deploy key
+ * in memory; it is written 0600, root only, for the one git call and removed) into a bare mirror,
+ * then shipped to the app hosts as an archive — so app hosts never hold the deploy key or need to
+ * reach the git host.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OperationError } from '../errors.js';
+import { quote } from '../ssh/quote.js';
+
+export interface AppSource {
+  commit: string;
+  archive: Buffer;
+  /** The requirements file's content at that commit ('' when there is none). */
+  requirements: string;
+}
+
+function git(args: string[], env: NodeJS.ProcessEnv, maxBuffer = 512 * 1024 * 1024): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile('git', args, { env, encoding: 'buffer', maxBuffer }, (err, stdout, stderr) => {
+      if (err) reject(new OperationError(`git ${args.find((a) => !a.startsWith('-') && !a.includes('='))}: ${stderr.toString().trim().split('\n').slice(-3).join(' ') || err.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+export async function fetchSource(opts: {
+  workDir: string;
+  url: string;
+  branch: string;
+  deployKey?: string;
+  knownHosts: string[];
+  requirementsPath?: string;
+}): Promise<AppSource> {
+  const mirror = join(opts.workDir, 'app.git');
+  mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: opts.workDir, GIT_TERMINAL_PROMPT: '0' };
+  if (!existsSync(mirror)) await git(['init', '--bare', '-q', mirror], env);
+  const keyFile = join(opts.workDir, `.deploy-key-${randomBytes(6).toString('hex')}`);
+  const ssh = ['ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${opts.knownHosts.filter(existsSync).join(' ') || '/dev/null'}`, '-o', 'GlobalKnownHostsFile=/dev/null'];
+  if (opts.deployKey) {
+    writeFileSync(keyFile, opts.deployKey.endsWith('\n') ? opts.deployKey : `${opts.deployKey}\n`, { mode: 0o600 });
+    ssh.push('-o', 'IdentitiesOnly=yes', '-i', keyFile);
+  }
+  env.GIT_SSH_COMMAND = ssh.map(quote).join(' ');
+  try {
+    await git(['--git-dir', mirror, 'fetch', '-q', '--depth', '1', '--no-tags', opts.url, `+refs/heads/${opts.branch}:refs/heads/${opts.branch}`], env);
+  } finally {
+    rmSync(keyFile, { force: true });
+  }
+  const commit = (await git(['--git-dir', mirror, 'rev-parse', `refs/heads/${opts.branch}^{commit}`], env)).toString().trim();
+  const archive = await git(['--git-dir', mirror, 'archive', '--format=tar', commit], env);
+  let requirements = '';
+  if (opts.requirementsPath) {
+    try {
+      requirements = (await git(['--git-dir', mirror, 'show', `${commit}:${opts.requirementsPath}`], env)).toString('utf8');
+    } catch {
+      requirements = '';
+    }
+  }
+  return { commit, archive, requirements };
+}
+
+/** What a release is built from: a new release is made only when this changes. */
+export function buildInputs(source: AppSource, settings: unknown): string {
+  return createHash('sha256').update(source.commit).update('\0').update(source.requirements).update('\0').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,93 @@
+/**
+ * `web`: the app user and the /var/www/<project>/ layout, the app's environment file (the one
+ * place its secrets live on the host), the with-env launcher, the app's packages and its server
+ * unit (gunicorn for Django, the project's start command otherwise), listening for balancers.
+ * Releases (current/) come from the release pipeline; until the first one the unit waits.
+ */
+import { UsageError } from '../errors.js';
+import type { Handler, State } from '../states/types.js';
+import { appEnvironment, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
+import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
+
+/** What web and worker hosts share: user, layout, env file, launcher, packages, logrotate, cron. */
+export function appBase(ctx: RoleContext): RoleParts {
+  const p = appPaths(ctx);
+  const user = appUser(ctx);
+  const django = ctx.pillar.app.type === 'django';
+  const packages = [...new Set([...(django ? ['python3', 'python3-venv', 'gunicorn'] : []), ...ctx.pillar.app.packages])];
+  const states: State[] = [
+    { id: 'user:app', kind: 'user', params: { name: user, system: true, home: p.root, shell: '/usr/sbin/nologin' } },
+    { id: `dir:${p.root}`, kind: 'dir', params: { path: p.root, mode: 0o755, owner: 'root', group: 'root' }, requires: ['user:app'] },
+    { id: `dir:${p.releases}`, kind: 'dir', params: { path: p.releases, mode: 0o755, owner: user, group: user } },
+    { id: `dir:${p.shared}`, kind: 'dir', params: { path: p.shared, mode: 0o750, owner: 'root', group: user } },
+    { id: `dir:${p.log}`, kind: 'dir', params: { path: p.log, mode: 0o750, owner: user, group: user } },
+    { id: `dir:${p.public}`, kind: 'dir', params: { path: p.public, mode: 0o755, owner: 'root', group: 'root' } },
+    { id: `dir:${p.static}`, kind: 'dir', params: { path: p.static, mode: 0o755, owner: user, group: user } },
+    { id: `dir:${p.media}`, kind: 'dir', params: { path: p.media, mode: 0o755, owner: user, group: user } },
+    { id: 'dir:/usr/local/lib/ops', kind: 'dir', params: { path: '/usr/local/lib/ops', mode: 0o755 } },
+    { id: `file:${WITH_ENV}`, kind: 'file', params: { path: WITH_ENV, content: text(WITH_ENV_SCRIPT), mode: 0o755 } },
+    {
+      id: `file:${p.envFile}`,
+      kind: 'file',
+      params: { path: p.envFile, content: text(renderEnvFile({ STATIC_ROOT: p.static, MEDIA_ROOT: p.media, ...appEnvironment(ctx) })), mode: 0o640, owner: 'root', group: user },
+      secret: true,
+      notify: ['handler:app-restart'],
+    },
+    { id: `file:/etc/logrotate.d/${ctx.project}`, kind: 'file', params: { path: `/etc/logrotate.d/${ctx.project}`, content: text(ctx.tpl.render('web/logrotate.njk', { paths: p, user })), mode: 0o644 } },
+  ];
+  if (packages.length > 0) states.unshift({ id: 'pkg:app', kind: 'pkg', params: { names: packages } });
+  const jobs = cronJobsFor(ctx);
+  const cronFile = `/etc/cron.d/${ctx.project.replace(/[^a-z0-9_-]/g, '-')}`;
+  if (jobs.length > 0) {
+    states.push({ id: `file:${cronFile}`, kind: 'file', params: { path: cronFile, content: text(ctx.tpl.render('web/cron.njk', { jobs, paths: p, user, with_env: WITH_ENV })), mode: 0o644 } });
+  } else states.push({ id: `absent:${cronFile}`, kind: 'absent', params: { path: cronFile } });
+  const units = appUnits(ctx);
+  const handlers: Handler[] = [
+    {
+      id: 'handler:app-restart',
+      // The environment is read at start: restart what already runs (nothing runs before the first release).
+      run: { line: `for u in ${units.web} ${units.worker} ${units.beat}; do systemctl is-active --quiet "$u" && systemctl restart "$u"; done; true` },
+    },
+  ];
+  return { states, handlers };
+}
+
+/** The pillar's cron jobs this host runs: those of its roles (only the first host of the role when `once`). */
+export function cronJobsFor(ctx: RoleContext): { name: string; schedule: string; command: string }[] {
+  return ctx.pillar.cron.filter((job) => {
+    const holders = hostsWith(ctx, job.role);
+    if (!holders.some((h) => h.name === ctx.host.name)) return false;
+    return !job.once || holders[0]?.name === ctx.host.name;
+  });
+}
+
+export function web(ctx: RoleContext): RoleParts {
+  const shared = appBase(ctx);
+  const p = appPaths(ctx);
+  const user = appUser(ctx);
+  const units = appUnits(ctx);
+  const app = ctx.pillar.app;
+  if (app.type === 'command' && !app.start_command) throw new UsageError(`app.type is command but pillar/project.yml has no app.start_command`);
+  const unit =
+    app.type === 'django'
+      ? ctx.tpl.render('web/gunicorn.service.njk', {
+          project: ctx.project,
+          paths: p,
+          user,
+          port: app.port,
+          workers: app.workers,
+          wsgi: app.wsgi ?? `${ctx.project}.wsgi:application`,
+          with_env: WITH_ENV,
+          python: pythonOf(p.current, true),
+        })
+      : ctx.tpl.render('web/command.service.njk', { project: ctx.project, paths: p, user, port: app.port, with_env: WITH_ENV, start_command: app.start_command });
+  return {
+    states: [
+      ...shared.states,
+      { id: `unit:${units.web}`, kind: 'unit', params: { name: units.web, content: text(unit) }, notify: ['handler:web-restart'] },
+      { id: `service:${units.web}`, kind: 'service', params: { name: units.web, enabled: true, running: true, whenExists: p.current }, requires: [`unit:${units.web}`] },
+    ],
+    handlers: [...(shared.handlers ?? []), { id: 'handler:web-restart', run: { line: `systemctl is-active --quiet ${units.web} && systemctl restart ${units.web}; true` } }],
+    firewall: [{ port: app.port, proto: 'tcp', from: hostsWith(ctx, 'balancer'), comment: 'app server, from balancers' }],
+  };
+}

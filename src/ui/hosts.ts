@@ -62,6 +62,13 @@ export class HostPrinter {
 
   /** A sink for a host's stdout or stderr bytes. */
   sink(host: string, stream: 'stdout' | 'stderr'): (chunk: Buffer) => void {
+    if (!this.prefix && !this.out.json) {
+      // One host, no prefix: the bytes pass through as they come (redacted), like ssh's output.
+      const target = stream === 'stdout' ? process.stdout : process.stderr;
+      return (chunk) => {
+        target.write(redactor.size > 0 ? redactor.redact(chunk.toString('utf8')) : chunk);
+      };
+    }
     const key = `${host}\0${stream}`;
     const splitter = new LineSplitter((l) => this.line(host, stream, l));
     this.splitters.set(key, splitter);

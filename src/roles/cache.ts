@@ -1,33 +1,63 @@
-/** `cache`: memcached (or Redis) listening where the app hosts reach it, and only for them. */
-import type { State } from '../states/types.js';
+/**
+ * `cache`: memcached (the default) or Redis (`cache: {backend: redis}`), listening on localhost
+ * and the host's private address, reachable by the app hosts only. The backend not chosen is
+ * stopped if it is there (switching backends leaves no second cache running).
+ */
+import type { Handler, State } from '../states/types.js';
 import { cachePort, clientsOfServices } from './app.js';
-import { text, type RoleContext, type RoleParts } from './context.js';
+import { text, type FirewallRule, type RoleContext, type RoleParts } from './context.js';
+
+export const REDIS_CONF = '/etc/redis/redis.conf';
+export const MEMCACHED_CONF = '/etc/memcached.conf';
+const MEMCACHED_MEMORY_MB = 64;
+
+const stopped = (name: string): State => ({ id: `service:${name}`, kind: 'service', params: { name, enabled: false, running: false } });
+
+function memcached(ctx: RoleContext, port: number): { states: State[]; handlers: Handler[] } {
+  const content = text(ctx.tpl.render('cache/memcached.conf.njk', { port, address: ctx.host.privateAddress, memory_mb: MEMCACHED_MEMORY_MB }));
+  return {
+    states: [
+      stopped('redis-server'),
+      { id: 'pkg:memcached', kind: 'pkg', params: { names: ['memcached'] } },
+      {
+        id: `file:${MEMCACHED_CONF}`,
+        kind: 'file',
+        params: { path: MEMCACHED_CONF, content, mode: 0o644 },
+        requires: ['pkg:memcached'],
+        notify: ['handler:memcached-restart'],
+      },
+      { id: 'service:memcached', kind: 'service', params: { name: 'memcached', enabled: true, running: true }, requires: ['pkg:memcached'] },
+    ],
+    handlers: [{ id: 'handler:memcached-restart', run: { argv: ['systemctl', 'restart', 'memcached'] } }],
+  };
+}
+
+function redis(ctx: RoleContext, port: number): { states: State[]; handlers: Handler[] } {
+  const edit = (key: string, line: string): State => ({
+    id: `line:${REDIS_CONF}:${key}`,
+    kind: 'line',
+    params: { path: REDIS_CONF, line, match: `^${key} ` },
+    requires: ['pkg:redis-server'],
+    notify: ['handler:redis-restart'],
+  });
+  return {
+    states: [
+      stopped('memcached'),
+      { id: 'pkg:redis-server', kind: 'pkg', params: { names: ['redis-server'] } },
+      edit('bind', `bind 127.0.0.1 -::1 ${ctx.host.privateAddress}`),
+      edit('port', `port ${port}`),
+      // No password (as with memcached): only the app hosts get through the firewall. Protected
+      // mode would refuse them, since no password is set.
+      edit('protected-mode', 'protected-mode no'),
+      { id: 'service:redis-server', kind: 'service', params: { name: 'redis-server', enabled: true, running: true }, requires: ['pkg:redis-server'] },
+    ],
+    handlers: [{ id: 'handler:redis-restart', run: { argv: ['systemctl', 'restart', 'redis-server'] } }],
+  };
+}
 
 export function cache(ctx: RoleContext): RoleParts {
-  const clients = clientsOfServices(ctx);
+  const backend = ctx.pillar.cache.backend;
   const port = cachePort(ctx);
-  const firewall = [{ port, proto: 'tcp' as const, from: clients, comment: `${ctx.pillar.cache.backend}, from app hosts` }];
-  if (ctx.pillar.cache.backend === 'redis') {
-    const conf = '/etc/redis/redis.conf';
-    const states: State[] = [
-      { id: 'pkg:redis-server', kind: 'pkg', params: { names: ['redis-server'] } },
-      { id: `line:${conf}:bind`, kind: 'line', params: { path: conf, line: `bind 127.0.0.1 -::1 ${ctx.host.privateAddress}`, match: '^bind ' }, requires: ['pkg:redis-server'], notify: ['handler:cache-restart'] },
-      // Reached only from the app hosts (firewall); no password, as with memcached.
-      { id: `line:${conf}:protected-mode`, kind: 'line', params: { path: conf, line: 'protected-mode no', match: '^protected-mode ' }, requires: ['pkg:redis-server'], notify: ['handler:cache-restart'] },
-      { id: 'service:redis-server', kind: 'service', params: { name: 'redis-server', enabled: true, running: true }, requires: ['pkg:redis-server'] },
-    ];
-    return { states, handlers: [{ id: 'handler:cache-restart', run: { argv: ['systemctl', 'restart', 'redis-server'] } }], firewall };
-  }
-  const states: State[] = [
-    { id: 'pkg:memcached', kind: 'pkg', params: { names: ['memcached'] } },
-    {
-      id: 'file:/etc/memcached.conf',
-      kind: 'file',
-      params: { path: '/etc/memcached.conf', content: text(ctx.tpl.render('cache/memcached.conf.njk', { port, address: ctx.host.privateAddress, memory_mb: 64 })), mode: 0o644 },
-      requires: ['pkg:memcached'],
-      notify: ['handler:cache-restart'],
-    },
-    { id: 'service:memcached', kind: 'service', params: { name: 'memcached', enabled: true, running: true }, requires: ['pkg:memcached'] },
-  ];
-  return { states, handlers: [{ id: 'handler:cache-restart', run: { argv: ['systemctl', 'restart', 'memcached'] } }], firewall };
+  const firewall: FirewallRule[] = [{ port, proto: 'tcp', from: clientsOfServices(ctx), comment: `${backend}, from app hosts` }];
+  return { ...(backend === 'redis' ? redis(ctx, port) : memcached(ctx, port)), firewall };
 }

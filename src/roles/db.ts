@@ -3,32 +3,70 @@
  * DB_PASSWORD (handed to PostgreSQL as a SCRAM verifier, never as the password), reachable only
  * from the app hosts — by the firewall and by pg_hba.conf alike.
  */
+import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
 import type { State } from '../states/types.js';
 import { clientsOfServices, PORTS, serviceName } from './app.js';
-import { text, type HostFacts, type RoleContext, type RoleParts } from './context.js';
+import { text, type Host, type HostFacts, type RoleContext, type RoleParts } from './context.js';
 
-const DISTRO_POSTGRES: Record<string, string> = { 'debian/12': '15', 'debian/13': '17', 'ubuntu/22.04': '14', 'ubuntu/24.04': '16' };
+/** The PostgreSQL major each distro release ships. */
+const DISTRO_POSTGRES: Record<string, string> = { 'debian/11': '13', 'debian/12': '15', 'debian/13': '17', 'ubuntu/22.04': '14', 'ubuntu/24.04': '16' };
+const FALLBACK_POSTGRES = '15';
 
+/** The cluster ops manages: the newest existing one, else the one the distro's package will make. */
 export function postgresVersion(facts: HostFacts): string {
-  const existing = [...facts.postgresClusters].sort((a, b) => Number(b) - Number(a))[0];
-  return existing ?? DISTRO_POSTGRES[`${facts.osId}/${facts.osVersion}`] ?? '15';
+  const existing = [...facts.postgresClusters].filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a))[0];
+  return existing ?? DISTRO_POSTGRES[`${facts.osId}/${facts.osVersion}`] ?? FALLBACK_POSTGRES;
+}
+
+/** A pg_hba.conf address field admitting exactly one host. */
+export function hbaAddress(h: Host): string {
+  const a = h.privateAddress;
+  if (isIP(a) === 4) return `${a}/32`;
+  if (isIP(a) === 6) return `${a}/128`;
+  return a;
 }
 
 export function db(ctx: RoleContext): RoleParts {
   const password = ctx.pillar.secrets.DB_PASSWORD;
-  if (!password) throw new UsageError(`the db role needs secrets.DB_PASSWORD in pillar/${ctx.env}.yml`, `ops encrypt ${ctx.env} DB_PASSWORD --generate 32 --write`);
+  if (!password)
+    throw new UsageError(
+      `the db role of ${ctx.host.name} needs secrets.DB_PASSWORD in the pillar of '${ctx.env}'`,
+      `create it: ops encrypt ${ctx.env} DB_PASSWORD --generate --write`,
+    );
   const name = serviceName(ctx);
   const v = postgresVersion(ctx.facts);
   const etc = `/etc/postgresql/${v}/main`;
   const clients = clientsOfServices(ctx);
+  const conf = `${etc}/conf.d/ops.conf`;
+  const hba = `${etc}/pg_hba.conf`;
   const states: State[] = [
     { id: 'pkg:postgresql', kind: 'pkg', params: { names: ['postgresql'] } },
-    { id: `file:${etc}/conf.d/ops.conf`, kind: 'file', params: { path: `${etc}/conf.d/ops.conf`, content: text(ctx.tpl.render('db/postgresql.conf.njk', {})), mode: 0o644, owner: 'postgres', group: 'postgres' }, requires: ['pkg:postgresql'], notify: ['handler:postgresql-restart'] },
     {
-      id: `block:${etc}/pg_hba.conf`,
+      id: `file:${conf}`,
+      kind: 'file',
+      params: {
+        path: conf,
+        content: text(ctx.tpl.render('db/postgresql.conf.njk', { address: ctx.host.privateAddress, port: PORTS.db })),
+        mode: 0o644,
+        owner: 'postgres',
+        group: 'postgres',
+      },
+      requires: ['pkg:postgresql'],
+      notify: ['handler:postgresql-restart'],
+    },
+    {
+      id: `block:${hba}`,
       kind: 'block',
-      params: { path: `${etc}/pg_hba.conf`, marker: `${ctx.project} app hosts`, content: ctx.tpl.render('db/pg_hba.njk', { clients, database: name, role: name }) },
+      params: {
+        path: hba,
+        marker: `${name} app hosts`,
+        content: ctx.tpl.render('db/pg_hba.njk', {
+          clients: clients.map((h) => ({ name: h.name, address: hbaAddress(h), privateAddress: h.privateAddress })),
+          database: name,
+          role: name,
+        }),
+      },
       requires: ['pkg:postgresql'],
       notify: ['handler:postgresql-reload'],
     },
@@ -39,6 +77,8 @@ export function db(ctx: RoleContext): RoleParts {
   return {
     states,
     handlers: [
+      // listen_addresses takes a restart; pg_hba.conf a reload. Both go through postgresql.service,
+      // which Debian's postgresql@<version>-<cluster> units follow.
       { id: 'handler:postgresql-restart', run: { argv: ['systemctl', 'restart', 'postgresql'] } },
       { id: 'handler:postgresql-reload', run: { argv: ['systemctl', 'reload', 'postgresql'] } },
     ],

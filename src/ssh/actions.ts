@@ -54,7 +54,10 @@ export const run: Handler = async (ctx, args, opts) => {
   };
   process.once('SIGINT', onInt);
   try {
-    const results = await runAdhoc(targets, session, printer, { line, sudo: opts.sudo === true, parallel });
+    // With one host, stdin goes to the command, as with ssh (not from a terminal: nothing would end it).
+    const forward = targets.length === 1 && !process.stdin.isTTY;
+    const results = await runAdhoc(targets, session, printer, { line, sudo: opts.sudo === true, parallel, stdin: forward ? process.stdin : undefined });
+    if (forward) process.stdin.destroy();
     if (targets.length > 1 || ctx.opts.json) printer.summary(results, Date.now() - started);
     const [only] = results;
     if (results.length === 1 && only) {

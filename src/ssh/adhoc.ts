@@ -3,6 +3,7 @@
  * per-host result. A host that fails (refused, unreachable, dies mid-command) never stops the
  * others.
  */
+import type { Readable } from 'node:stream';
 import { errorMessage, OpsError, UsageError } from '../errors.js';
 import type { HostPrinter, HostResult } from '../ui/hosts.js';
 import { isInteractive, readHidden } from '../ui/prompt.js';
@@ -16,6 +17,8 @@ export interface AdhocOptions {
   line: string;
   sudo: boolean;
   parallel: number;
+  /** Forwarded to the command's stdin (one host only, as ssh does). */
+  stdin?: Readable;
 }
 
 function failure(host: string, started: number, e: unknown): HostResult {
@@ -61,10 +64,14 @@ export async function runAdhoc(targets: readonly Target[], session: SshSession, 
       return r;
     }
     try {
-      let stdin: string | undefined;
+      let stdin: string | Readable | undefined = opts.stdin;
       const useSudo = opts.sudo && t.user !== 'root';
-      if (useSudo && (await sudoNeedsPassword(conn))) stdin = `${await askPassword()}\n`;
-      const command = renderCommand({ line: opts.line }, { sudo: opts.sudo }, { loginUser: t.user, sudoPassword: stdin !== undefined });
+      let sudoPassword = false;
+      if (useSudo && (await sudoNeedsPassword(conn))) {
+        stdin = `${await askPassword()}\n`;
+        sudoPassword = true;
+      }
+      const command = renderCommand({ line: opts.line }, { sudo: opts.sudo }, { loginUser: t.user, sudoPassword });
       const res = await conn.exec(command, { stdin, onStdout: printer.sink(t.name, 'stdout'), onStderr: printer.sink(t.name, 'stderr') });
       const result: HostResult = {
         host: t.name,

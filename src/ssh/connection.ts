@@ -170,6 +170,7 @@ export class Connection {
         this.client.once('close', onGone);
         stream.on('close', () => {
           this.client.removeListener('close', onGone);
+          if (io.stdin && typeof io.stdin !== 'string' && !Buffer.isBuffer(io.stdin)) io.stdin.unpipe(stream);
           if (code === null && signal === undefined && this.closedReason) reject(new OperationError(`${this.closedReason.message} while running the command`));
           else resolve({ code, signal });
         });

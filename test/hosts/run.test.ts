@@ -4,6 +4,7 @@
  * unknown and changed host keys, bad input.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,11 @@ describe('ops run on lab hosts', () => {
     const r = await run(['--host', 'lab-1', '--', 'ls / | wc -l; echo "$HOME" \'single quoted\''], undefined);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\d+\n\/root single quoted\n$/);
+  });
+
+  it('with one host, stdin goes to the command, as with ssh', async () => {
+    const r = await run(['--host', 'lab-1', '--', 'sha256sum | cut -c1-16'], "bytes 'in' $stdin\nüñ\n");
+    expect(r.stdout.trim()).toBe(createHash('sha256').update("bytes 'in' $stdin\nüñ\n").digest('hex').slice(0, 16));
   });
 
   it('with one host, exits with the remote status', async () => {

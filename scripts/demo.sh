@@ -1,29 +1,44 @@
 #!/usr/bin/env bash
-# The main job, end to end, in a throw-away copy of the example repo: an environment key,
-# secrets encrypted into the pillar without ever touching argv or disk as plaintext, the
-# merged pillar shown masked, a fail-closed check; then real lab hosts (Debian 12 booted
-# with systemd on this machine; needs root) and commands run on them over SSH.
+# The main job, end to end, in a throw-away copy of the example repo (needs root on Linux):
+# three real Debian 12 lab hosts; lab-1 becomes the master (the environment key is made there),
+# lab-2 db+queue, lab-3 web+balancer+cache+worker; secrets are generated into the pillar
+# encrypted (never in argv or a plaintext file); the demo app is served from the master over
+# SSH; `ops deploy lab` converges every host and releases the app; then the site is asked for
+# its page, the worker for a Celery task, and the management command for its migration plan.
+# KEEP_LAB=1 leaves the lab running (the script prints how to remove it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 ops() { node "$here/dist/ops.mjs" "$@"; }
-work=$(mktemp -d)
-trap 'ops --root "$work" lab down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+[ -f "$here/dist/ops.mjs" ] || node "$here/scripts/build.mjs"
+work=$(mktemp -d /tmp/ops-demo.XXXXXX)
+if [ "${KEEP_LAB:-0}" = 1 ]; then
+  trap 'echo; echo "the lab keeps running: cd $work && $here/bin/ops lab status   (remove: $here/bin/ops --root $work lab down)"' EXIT
+else
+  trap 'ops --root "$work" lab down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+fi
 cp -r "$here/pillar" "$work/"
 cd "$work"
 exec 2>&1
-echo "== ops keygen lab"; ops keygen lab
-echo "== ops encrypt lab SECRET_KEY --generate 64 --write"; ops encrypt lab SECRET_KEY --generate 64 --write
-echo "== (stdin) ops encrypt lab DB_PASSWORD --write"; ops generate-secret --length 32 | ops encrypt lab DB_PASSWORD --write
-echo "== ops deploy-key lab --write"; ops deploy-key lab --write
-echo "== ops pillar show lab (secrets masked)"; ops pillar show lab | sed -n '/^env:/,/^http_auth/p'
-echo "== ops decrypt lab DB_PASSWORD | wc -c"; ops decrypt lab DB_PASSWORD | wc -c
-echo "== a value encrypted to another key fails closed:"
-mkdir other && cp -r pillar other/ && rm -rf other/pillar/keys
-# secrets: is the last mapping of lab.yml here, so an indented snippet lands inside it
-(cd other && ops keygen lab >/dev/null 2>&1 && ops encrypt lab FOREIGN=y) | sed 's/^/  /' >> pillar/lab.yml
-if ops decrypt lab; then echo "demo: expected decrypt to fail" >&2; exit 1; else echo "(exit $? as expected)"; fi
-echo "== ops lab up (3 Debian 12 hosts)"; ops lab up
-echo "== ops lab status"; ops lab status
-echo "== ops run lab -- hostname"; ops run lab -- hostname
-echo "== ops run lab --host lab-2 -- 'systemctl is-system-running; ls / | wc -l'"; ops run lab --host lab-2 -- 'systemctl is-system-running; ls / | wc -l'
-echo "== ops lab down"
+step() { echo; echo "== $*"; }
+step "ops lab up (3 Debian 12 hosts)"; ops lab up
+addr() { ops lab status | awk -F'\t' -v n="$1" '$2==n {print $3}'; }
+step "ops setup-master lab -H $(addr lab-1)"; ops setup-master lab -H "$(addr lab-1)"
+step "ops setup-minion lab db,queue -H $(addr lab-2)"; ops setup-minion lab db,queue -H "$(addr lab-2)"
+step "ops setup-minion lab web,balancer,cache,worker -H $(addr lab-3)"; ops setup-minion lab web,balancer,cache,worker -H "$(addr lab-3)"
+step "secrets, generated and encrypted to the key on the master"
+for s in SECRET_KEY DB_PASSWORD BROKER_PASSWORD; do ops encrypt lab "$s" --generate 40 --write; done
+ops deploy-key lab --write
+step "ops pillar show lab (secrets masked)"; ops pillar show lab | sed -n '/^secrets:/,/^[a-z_]*:$/p' | head -8
+step "ops lab serve-repo examples/demo-app (git over SSH from the master)"; ops lab serve-repo "$here/examples/demo-app"
+step "ops deploy lab"; time ops deploy lab
+step "ops deploy lab again (nothing to do)"; ops deploy lab | tail -4
+step "ops releases lab"; ops releases lab
+step "ops manage-run lab -- migrate --plan"; ops manage-run lab -- migrate --plan
+web=$(addr lab-3)
+url="https://demo.lab.invalid/"
+step "GET $url (balancer lab-3, $web)"
+curl -sk --resolve "demo.lab.invalid:443:$web" "$url"
+step "GET ${url}task?n=12 (a Celery task through RabbitMQ on the worker)"
+curl -sk --resolve "demo.lab.invalid:443:$web" "${url}task?n=12"; echo
+echo
+echo "demo served at $url (curl -k --resolve demo.lab.invalid:443:$web $url)"

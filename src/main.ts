@@ -5,7 +5,10 @@ declare const OPS_VERSION: string;
 const version = typeof OPS_VERSION === 'string' ? OPS_VERSION : '0.0.0-dev';
 
 // `ops … | head`: a closed pipe ends the output quietly, as it does for other Unix tools.
-for (const stream of [process.stdout, process.stderr]) {
+// Not for the commands a master runs for the operator (`__converge`, …): when the operator goes
+// away they must finish cleanly (release the lock, switch back), so they handle it themselves.
+const forOperator = process.argv.slice(2).some((a) => a.startsWith('__'));
+for (const stream of forOperator ? [] : [process.stdout, process.stderr]) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw e;

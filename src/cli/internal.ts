@@ -18,10 +18,46 @@ export function registerInternalCommands(program: Command): void {
     .argument('<env>')
     .option('--dry-run')
     .option('--only <role|host>')
+    .option('--branch <branch>')
+    .option('--no-release')
+    .option('--wait-lock <seconds>')
+    .option('--force-unlock')
+    .option('--by <who>')
     .action(
       action(async (ctx, args, opts) => {
         const { convergeFromSnapshot } = await import('../converge/run.js');
-        return convergeFromSnapshot(ctx.out, { env: String(args[0]), dryRun: opts.dryRun === true, only: opts.only as string | undefined });
+        return convergeFromSnapshot(ctx.out, {
+          env: String(args[0]),
+          dryRun: opts.dryRun === true,
+          only: opts.only as string | undefined,
+          branch: opts.branch as string | undefined,
+          noRelease: opts.release === false,
+          waitLock: opts.waitLock === undefined ? undefined : Number(opts.waitLock),
+          forceUnlock: opts.forceUnlock === true,
+          by: opts.by as string | undefined,
+        });
+      }),
+    );
+  program
+    .command('__releases', { hidden: true })
+    .argument('<env>')
+    .action(
+      action(async (_ctx, args) => {
+        const { readHistory } = await import('../release/history.js');
+        const { MASTER_WORK } = await import('../converge/paths.js');
+        process.stdout.write(`${JSON.stringify(readHistory(`${MASTER_WORK}/${String(args[0])}`))}\n`);
+      }),
+    );
+  program
+    .command('__rollback', { hidden: true })
+    .argument('<env>')
+    .option('--to <release>')
+    .option('--check')
+    .option('--by <who>')
+    .action(
+      action(async (ctx, args, opts) => {
+        const { rollbackFromSnapshot } = await import('../release/rollback.js');
+        return rollbackFromSnapshot(ctx.out, { env: String(args[0]), to: opts.to as string | undefined, check: opts.check === true, by: String(opts.by ?? 'unknown') });
       }),
     );
   program

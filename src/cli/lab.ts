@@ -55,6 +55,23 @@ export function registerLabCommands(program: Command): void {
   );
   examples(
     lab
+      .command('serve-repo')
+      .summary("serve an app's git repo from the lab master over SSH and point repo.url at it")
+      .description(
+        "Publishes FOLDER (a git work tree: its branches; any other folder: one commit of its files) as a bare repository on the lab environment's master, reachable as git@MASTER with the environment's deploy key (ops deploy-key ENV --write), and sets repo.url for the lab environment in the git-ignored overlay. Run it again to publish changes.",
+      )
+      .argument('<folder>', 'the app (e.g. examples/demo-app)')
+      .option('--name <name>', 'repository name (default: the folder name)')
+      .action(
+        action(async (ctx, args, opts) => {
+          const { serveRepo } = await import('../lab/serve-repo.js');
+          await serveRepo(ctx, ctx.opts.env ?? 'lab', String(args[0]), opts);
+        }),
+      ),
+    ['ops lab serve-repo examples/demo-app', 'ops lab serve-repo --env staging ../myapp'],
+  );
+  examples(
+    lab
       .command('down')
       .summary('remove lab hosts (all, or one environment with --env)')
       .action(

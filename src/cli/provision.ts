@@ -12,15 +12,25 @@ export function registerProvisionCommands(program: Command): void {
         .command('deploy')
         .summary('converge every server of an environment (through its master)')
         .description(
-          "Sends pillar/ and templates/ to the environment's master, which decrypts the secrets (failing closed), renders each minion's states from its roles and converges all minions over SSH — data services first, then app servers, then balancers. Changed and failed states stream back; a summary per host follows. Exit 1 if any state or host failed.",
+          "Sends pillar/ and templates/ to the environment's master, which decrypts the secrets (failing closed), renders each minion's states from its roles and converges all minions over SSH — data services first, then app servers, then balancers. Then it releases the app: fetch at the environment's branch, build a release on every web and worker host, migrate once, switch `current` atomically, reload gracefully and check health through the balancer (switching back when that fails). An unchanged commit makes no release. One deploy at a time per environment (a lock on the master). Changed and failed states stream back; a summary per host follows. Exit 1 if any state, host or the release failed.",
         )
         .argument('[env]', 'environment')
         .option('--dry-run', 'show the plan (with file diffs, secrets hidden) and change nothing')
         .option('--only <role|host>', 'only hosts with this role, or this host')
-        .option('--branch <branch>', 'deploy this branch instead of the pillar one')
+        .option('--branch <branch>', 'release this branch instead of the pillar one')
+        .option('--no-release', 'converge the servers only; do not release the app')
+        .option('--wait-lock [seconds]', 'wait for a running deploy of the environment to finish (default 600 s)')
+        .option('--force-unlock', 'break a stale deploy lock (one whose deploy is gone)')
         .option('-v, --verbose', 'also list states that needed no change'),
     ).action(action(lazy(actions, 'deploy'))),
-    ['ops deploy staging', 'ops deploy staging --dry-run', 'ops deploy production --only web'],
+    [
+      'ops deploy staging',
+      'ops deploy staging --dry-run',
+      'ops deploy production --only web',
+      'ops deploy staging --branch feature/login',
+      'ops deploy production --wait-lock 300',
+      'ops deploy staging --no-release          # servers only',
+    ],
   );
   examples(
     addConnectionOptions(

@@ -16,10 +16,28 @@ export interface DeployOptions {
   dryRun: boolean;
   only?: string;
   verbose?: boolean;
+  branch?: string;
+  release?: boolean;
+  waitLock?: number;
+  forceUnlock?: boolean;
+  by?: string;
+}
+
+/** The master's `__converge` arguments for these options. */
+export function convergeArgs(env: string, o: DeployOptions): string[] {
+  const a = ['--json', '__converge', env];
+  if (o.dryRun) a.push('--dry-run');
+  if (o.only) a.push('--only', o.only);
+  if (o.branch) a.push('--branch', o.branch);
+  if (o.release === false) a.push('--no-release');
+  if (o.waitLock !== undefined) a.push('--wait-lock', String(o.waitLock));
+  if (o.forceUnlock) a.push('--force-unlock');
+  if (o.by) a.push('--by', o.by);
+  return a;
 }
 
 export async function deployThroughMaster(out: Output, repo: Repo, pillar: LoadedPillar, master: Connection, opts: DeployOptions): Promise<number> {
-  const command = masterCommand(master, ['--json', '__converge', pillar.env, ...(opts.dryRun ? ['--dry-run'] : []), ...(opts.only ? ['--only', opts.only] : [])]);
+  const command = masterCommand(master, convergeArgs(pillar.env, opts));
   const printer = new DeployPrinter(out, opts.verbose);
   let buf = '';
   let err = '';

@@ -19,7 +19,11 @@ import { knownHostsFiles, mapLimit, SshSession } from '../ssh/session.js';
 import { convergeHost } from '../states/executor.js';
 import type { Output } from '../ui/output.js';
 import { readHostFacts } from './hostfacts.js';
-import { MASTER_SSH_KEY } from './paths.js';
+import { MASTER_SSH_KEY, MASTER_WORK } from './paths.js';
+import { acquireLock } from '../release/lock.js';
+import { watchInterrupts } from '../release/interrupts.js';
+import { releaseApp } from '../release/pipeline.js';
+import { hasRole, inventoryHosts } from '../roles/context.js';
 import { masterKeys, withSnapshot } from './master-secrets.js';
 import { inWaves } from './waves.js';
 
@@ -27,6 +31,13 @@ export interface ConvergeRequest {
   env: string;
   dryRun: boolean;
   only?: string;
+  /** Who deploys (for the lock and the release history). */
+  by?: string;
+  branch?: string;
+  /** Skip the app release (converge only). */
+  noRelease?: boolean;
+  waitLock?: number;
+  forceUnlock?: boolean;
 }
 
 export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): Promise<number> {
@@ -34,10 +45,24 @@ export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): P
 }
 
 async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest): Promise<number> {
+  if (req.dryRun) return convergeLocked(out, dir, loaded, req, { signal: new AbortController().signal, probe: async () => undefined });
+  const watch = watchInterrupts();
+  const lock = await acquireLock({ env: req.env, user: req.by ?? 'unknown', what: req.only ? `deploy --only ${req.only}` : 'deploy', waitSeconds: req.waitLock, forceUnlock: req.forceUnlock, log: (message) => out.event('lock', { message }) });
+  try {
+    const code = await convergeLocked(out, dir, loaded, req, watch);
+    return watch.signal.aborted ? 130 : code;
+  } finally {
+    lock.release();
+    watch.stop();
+  }
+}
+
+async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest, interrupts: { signal: AbortSignal; probe(): Promise<void> }): Promise<number> {
+  const { signal } = interrupts;
   const started = Date.now();
   const repo = repoAt(dir);
   const pillar = await decryptPillar(await masterKeys(req.env), loaded);
-  const hosts: Host[] = Object.entries(pillar.servers).map(([name, s]) => ({ name, address: s.address, privateAddress: s.private_address ?? s.address, port: s.port, roles: s.roles }));
+  const hosts: Host[] = inventoryHosts(pillar);
   // A server without roles is inventory only (e.g. a lab host not set up yet): nothing to converge.
   let chosen = hosts.filter((h) => h.roles.length > 0);
   if (req.only) {
@@ -47,6 +72,7 @@ async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req:
   const tpl = templates(join(dir, 'templates'));
   const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repo)), credentials: loadCredentials(undefined, [MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
   const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
+  let release: string | undefined;
   try {
     for (const wave of inWaves(chosen)) {
       await mapLimit(wave, 32, async (host) => {
@@ -80,9 +106,18 @@ async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req:
         }
       });
     }
+    if (!req.dryRun && !req.noRelease && !signal.aborted) {
+      const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
+      if (totals.failed > 0 || totals.unreachable > 0) out.event('release', { status: 'skipped', reason: 'the converge failed on some host' });
+      else {
+        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data) });
+        release = outcome.status;
+      }
+    }
   } finally {
     await session.closeAll();
   }
-  out.event('summary', { ...totals, dry_run: req.dryRun, duration_ms: Date.now() - started });
-  return totals.failed > 0 || totals.unreachable > 0 ? 1 : 0;
+  out.event('summary', { ...totals, release: release ?? null, dry_run: req.dryRun, duration_ms: Date.now() - started });
+  const releaseFailed = release === 'failed' || release === 'rolled-back' || release === 'interrupted';
+  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed ? 1 : 0;
 }

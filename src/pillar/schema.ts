@@ -69,13 +69,14 @@ export const pillarSchema = z
         manage_command: z.string().default('python manage.py').describe('run by manage-run, in the current release'),
         wsgi: z.string().optional().describe('WSGI application for gunicorn (django default: <project>.wsgi:application)'),
         start_command: z.string().optional().describe('command that starts the app (type: command); must listen on $PORT'),
-        requirements: z.string().optional().describe('pip requirements file, relative to the app repo'),
+        requirements: z.string().optional().describe('pip requirements file, relative to the app repo: each release gets a virtualenv (with the system packages visible)'),
+        pip_args: z.array(z.string()).default([]).describe('extra pip install arguments, e.g. [--no-index, --find-links, wheels]'),
         port: port.default(8000).describe('port the app server listens on, for balancers'),
         workers: z.number().int().min(1).max(64).default(3),
         collectstatic: z.boolean().default(true),
         packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).default([]).describe('Debian packages the app needs on web and worker hosts'),
       })
-      .default({ type: 'django', manage_command: 'python manage.py', port: 8000, workers: 3, collectstatic: true, packages: [] }),
+      .default({ type: 'django', manage_command: 'python manage.py', port: 8000, workers: 3, collectstatic: true, packages: [], pip_args: [] }),
     releases: z.strictObject({ keep: z.number().int().min(2).max(100).default(5) }).default({ keep: 5 }),
     healthcheck: z
       .strictObject({

@@ -1,6 +1,7 @@
 /** What setup-master, setup-minion, add-role and deploy do (loaded only when one of them runs). */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { stringify } from 'yaml';
 import { intOption, type Handler } from '../cli/command.js';
 import type { Context } from '../cli/context.js';
@@ -12,10 +13,10 @@ import { writeFileAtomic } from '../fsutil.js';
 import { loadPillar, type LoadedPillar } from '../pillar/load.js';
 import { BUILTIN_ROLES, ROLE_ALIASES } from '../pillar/schema.js';
 import { publicKeyCandidates } from '../secrets/keyfiles.js';
-import { renderCommand } from '../ssh/command.js';
+import { captureExec, renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
 import { loadCredentials } from '../ssh/identities.js';
-import { selectTargets } from '../ssh/inventory.js';
+import { localUser, selectTargets } from '../ssh/inventory.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
 import { shellLine } from '../ssh/quote.js';
 import { knownHostsFiles, pinFile, SshSession } from '../ssh/session.js';
@@ -39,10 +40,8 @@ function hostOption(opts: Record<string, unknown>, cmd: string): string {
 }
 
 async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const r = await conn.exec(renderCommand({ line }, { sudo: true }, { loginUser: conn.user }), { stdin, onStdout: (b) => (out += b), onStderr: (b) => (err += b) });
-  return { code: r.code, out, err };
+  const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }), stdin);
+  return { code: r.code, out: r.out.toString('utf8'), err: r.err };
 }
 
 /** First contact with a host named on the command line: pins its key (or checks --fingerprint). */
@@ -192,12 +191,21 @@ export const addRole: Handler = async (ctx, args, opts) => {
 export const deploy: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
-  if (opts.branch !== undefined) ctx.out.warn('--branch takes effect once app releases are deployed; converging without it');
   const { session, conn } = await connectMaster(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);
   try {
-    return await deployThroughMaster(ctx.out, ctx.repo, pillar, conn, { dryRun: opts.dryRun === true, only: opts.only as string | undefined, verbose: opts.verbose === true });
+    const waitLock = opts.waitLock === undefined ? undefined : opts.waitLock === true ? 600 : intOption(opts.waitLock, '--wait-lock', 0, 86400);
+    return await deployThroughMaster(ctx.out, ctx.repo, pillar, conn, {
+      dryRun: opts.dryRun === true,
+      only: opts.only as string | undefined,
+      verbose: opts.verbose === true,
+      branch: opts.branch as string | undefined,
+      release: opts.release !== false,
+      waitLock,
+      forceUnlock: opts.forceUnlock === true,
+      by: `${localUser()}@${hostname()}`,
+    });
   } finally {
     process.removeListener('SIGINT', onInt);
     await session.closeAll();

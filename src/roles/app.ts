@@ -11,11 +11,11 @@ export const RESERVED_SECRETS = ['deploy_key', 'ssl_cert', 'ssl_key'] as const;
 
 export const PORTS = { db: 5432, queue: 5672, memcached: 11211, redis: 6379 } as const;
 
-export function appUser(ctx: RoleContext): string {
+export function appUser(ctx: { project: string }): string {
   return ctx.project;
 }
 
-export function appPaths(ctx: RoleContext) {
+export function appPaths(ctx: { project: string }) {
   const root = `/var/www/${ctx.project}`;
   return {
     root,
@@ -32,7 +32,7 @@ export function appPaths(ctx: RoleContext) {
 }
 
 /** `<project>_<env>`: the database, its role, the broker vhost and user. */
-export function serviceName(ctx: RoleContext): string {
+export function serviceName(ctx: { project: string; env: string }): string {
   return `${ctx.project}_${ctx.env}`.replace(/[^a-z0-9_]/g, '_');
 }
 
@@ -94,7 +94,7 @@ exec "$@"
 `;
 
 /** systemd units of the app. */
-export function appUnits(ctx: RoleContext) {
+export function appUnits(ctx: { project: string }) {
   return { web: `${ctx.project}-web.service`, worker: `${ctx.project}-worker.service`, beat: `${ctx.project}-beat.service` };
 }
 

@@ -54,6 +54,7 @@ export function balancer(ctx: RoleContext): RoleParts {
     cert,
     key,
     htpasswd,
+    health_path: ctx.pillar.healthcheck.path,
     local_files: ctx.host.roles.includes('web'),
     paths: p,
   });

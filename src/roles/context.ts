@@ -47,6 +47,15 @@ export interface RoleParts {
 
 export type RoleBuilder = (ctx: RoleContext) => RoleParts;
 
+/** The environment's servers as hosts (private address for host-to-host traffic). */
+export function inventoryHosts(pillar: Pillar): Host[] {
+  return Object.entries(pillar.servers).map(([name, s]) => ({ name, address: s.address, privateAddress: s.private_address ?? s.address, port: s.port, roles: s.roles }));
+}
+
+export function hasRole(host: Host, role: string): boolean {
+  return host.roles.includes(role);
+}
+
 export function hostsWith(ctx: RoleContext, role: string): Host[] {
   return ctx.hosts.filter((h) => h.roles.includes(role));
 }

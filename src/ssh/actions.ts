@@ -99,6 +99,14 @@ export const ssh: Handler = async (ctx, args, opts) => {
   if (!wanted) throw new UsageError('which host? give a host name, address or role', 'e.g. ops ssh lab lab-1');
   const pillar = loadPillar(ctx.repo, env);
   const target = pickTarget(pillar, wanted, opts.user as string | undefined);
+  return interactive(ctx, pillar, target, words.length > 0 ? words.join(' ') : undefined, opts);
+};
+
+/**
+ * OpenSSH to `target` with the repo's pinned host keys (and the jump through the master when the
+ * pillar says so): a login shell, or `command` in a terminal (PTY: window size, Ctrl-C, exit status).
+ */
+export async function interactive(ctx: Context, pillar: LoadedPillar, target: Target, command: string | undefined, opts: Record<string, unknown>): Promise<number> {
   const identities = [...((opts.identity as string[] | undefined) ?? [])];
   loadCredentials(ctx.repo, identities); // validates -i files (exit 2 on an unreadable one)
   const labKey = `${ctx.repo.stateDir}/lab/id_ed25519`;
@@ -112,7 +120,8 @@ export const ssh: Handler = async (ctx, args, opts) => {
       await session.closeAll();
     }
   }
-  const argv = [...sshArgs(target, knownHostsFiles(ctx.repo).filter(existsSync), identities), ...(words.length > 0 ? [] : ['-t']), target.address, ...(words.length > 0 ? ['--', words.join(' ')] : [])];
+  const tty = command === undefined || process.stdin.isTTY ? ['-t'] : [];
+  const argv = [...sshArgs(target, knownHostsFiles(ctx.repo).filter(existsSync), identities), ...tty, target.address, ...(command !== undefined ? ['--', command] : [])];
   ctx.out.info(`connecting to ${target.name} (${target.user}@${target.address})`);
   return new Promise<number>((resolve) => {
     const child = spawn('ssh', argv, { stdio: 'inherit' });
@@ -122,4 +131,4 @@ export const ssh: Handler = async (ctx, args, opts) => {
     });
     child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
   });
-};
+}

@@ -55,3 +55,15 @@ export function renderCommand(cmd: RemoteCommand, opts: ExecOptions, ctx: Render
   const sudo = ['sudo', ctx.sudoPassword ? '-S' : '-n', '-p', '', '-H', ...(target === 'root' ? [] : ['-u', target]), '--', 'sh', '-c', body];
   return shellLine(sudo);
 }
+
+/** Runs a command and collects its output (for commands whose output is small). */
+export async function captureExec(
+  io: { exec(command: string, io: { stdin?: Buffer; onStdout?: (b: Buffer) => void; onStderr?: (b: Buffer) => void }): Promise<{ code: number | null; signal?: string }> },
+  command: string,
+  stdin?: Buffer,
+): Promise<{ code: number | null; signal?: string; out: Buffer; err: string }> {
+  const out: Buffer[] = [];
+  let err = '';
+  const r = await io.exec(command, { stdin, onStdout: (b) => out.push(b), onStderr: (b) => (err += b.toString('utf8')) });
+  return { code: r.code, signal: r.signal, out: Buffer.concat(out), err };
+}

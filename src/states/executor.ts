@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
-import { renderCommand, type RemoteCommand } from '../ssh/command.js';
+import { captureExec, renderCommand, type RemoteCommand } from '../ssh/command.js';
 import { shellLine } from '../ssh/quote.js';
 import { redactor } from '../ui/redact.js';
 import { unifiedDiff } from './diff.js';
@@ -48,12 +48,7 @@ class StepFailed extends Error {
   }
 }
 
-async function capture(io: HostIO, command: string, stdin?: Buffer): Promise<{ code: number | null; out: Buffer; err: string }> {
-  const out: Buffer[] = [];
-  let err = '';
-  const r = await io.exec(command, { stdin, onStdout: (b) => out.push(b), onStderr: (b) => (err += b.toString('utf8')) });
-  return { code: r.code, out: Buffer.concat(out), err };
-}
+const capture = captureExec;
 
 function render(io: HostIO, run: RemoteCommand, user?: string): string {
   return renderCommand(run, { sudo: user ?? true }, { loginUser: io.user });

@@ -31,6 +31,7 @@ interface HostDone {
 
 export class DeployPrinter {
   private readonly done: HostDone[] = [];
+  private release?: Record<string, unknown>;
   private width = 8;
 
   constructor(private readonly out: Output, private readonly verbose = false) {}
@@ -45,9 +46,20 @@ export class DeployPrinter {
     if (this.out.json) {
       process.stdout.write(`${redactor.redact(JSON.stringify(e))}\n`);
       if (e.type === 'host_done') this.done.push(e as unknown as HostDone);
+      if (e.type === 'release') this.release = e;
       return;
     }
     const c = this.out.c;
+    if (e.type === 'lock') this.line('deploy', c.dim(String(e.message)));
+    else if (e.type === 'release_step') this.releaseStep(e);
+    else if (e.type === 'release') {
+      this.release = e;
+      const s = String(e.status);
+      if (s === 'released') this.line('release', `${c.green('released')} ${e.id} (${String(e.commit).slice(0, 12)}) — ${e.health}`);
+      else if (s === 'unchanged') this.line('release', `${c.green('unchanged')} ${e.id} is live (commit ${String(e.commit).slice(0, 12)}); nothing to release`);
+      else if (s === 'skipped') this.line('release', c.dim(`no release: ${e.reason}`));
+      else this.line('release', `${c.red(s)} ${e.id ?? ''}: ${e.error}`);
+    }
     if (e.type === 'host_start') this.line(String(e.host), c.dim(`converging (${(e.roles as string[] | undefined)?.join(', ') || 'no roles'})`));
     else if (e.type === 'state') {
       const s = e as unknown as StateEvent;
@@ -69,6 +81,28 @@ export class DeployPrinter {
         if (d.hint) this.line(d.host, `  hint: ${d.hint}`);
       }
     }
+  }
+
+  private releaseStep(e: Record<string, unknown>): void {
+    const c = this.out.c;
+    const step = String(e.step);
+    const text: Record<string, () => string> = {
+      fetch: () => `fetching ${e.url} (${e.branch})`,
+      build: () => `building ${e.id} on ${e.hosts} host(s)`,
+      built: () => `built ${e.id} on ${e.host}`,
+      migrate: () => `migrating on ${e.host}`,
+      migrated: () => `migrations applied: ${(e.migrations as string[]).join(', ') || 'none'}`,
+      switch: () => `switching current to ${e.id}`,
+      switched: () => 'switched; app servers reloaded',
+      health: () => `health check (${e.via})`,
+      rollback: () => c.yellow('switching back to the previous release'),
+    };
+    this.line('release', c.dim(text[step]?.() ?? step));
+  }
+
+  /** The release outcome of this deploy (the `release` event), if there was one. */
+  releaseOutcome(): Record<string, unknown> | undefined {
+    return this.release;
   }
 
   summary(dryRun: boolean): void {

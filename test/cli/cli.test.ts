@@ -32,12 +32,13 @@ describe('usage errors', () => {
     expect((await ops(['encrypt', '--bogus'])).code).toBe(2);
   });
 
-  it('commands of later capabilities say so and exit 2, never pretending to work', async () => {
-    for (const args of [['prod-db-to-staging'], ['manage-run', 'lab', '--', 'migrate'], ['releases', 'staging']]) {
-      const r = await ops(args);
-      expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr).toMatch(/not implemented yet/);
-    }
+  it('release commands refuse bad input with one line and exit 2, before any connection', async () => {
+    const noArgs = await ops(['manage-run', 'lab']);
+    expect(noArgs.code).toBe(2);
+    expect(noArgs.stderr).toMatch(/no management command given/);
+    const noMaster = await ops(['releases', 'lab'], { cwd: tempRepo() }); // the lab has no servers until `ops lab up`
+    expect(noMaster.code).toBe(2);
+    expect(noMaster.stderr).toMatch(/has no master/);
   });
 
   it('outside an ops repo: one clear line, exit 2, no stack trace', async () => {

@@ -1,0 +1,312 @@
+/**
+ * The release pipeline, run on the master as the last part of `ops deploy`: fetch the app at the
+ * environment's branch, build a release directory on every web and worker host (archive, shared
+ * links, virtualenv, collectstatic, preflight checks), run the migrations once on one web host,
+ * switch `current` atomically everywhere, reload the app gracefully, then check health through
+ * the balancer — and switch back when that fails. Unchanged commit and build inputs: no release.
+ */
+import { errorMessage, OperationError } from '../errors.js';
+import type { Pillar } from '../pillar/schema.js';
+import { appPaths, appUnits } from '../roles/app.js';
+import type { Host } from '../roles/context.js';
+import { hasRole } from '../roles/context.js';
+import type { Connection } from '../ssh/connection.js';
+import { captureExec } from '../ssh/command.js';
+import { shellLine } from '../ssh/quote.js';
+import { mapLimit, type SshSession } from '../ssh/session.js';
+import { probeHttp, probeOnHost, untilHealthy, type HealthResult } from './health.js';
+import { appendHistory, type ReleaseRecord } from './history.js';
+import { manageLine } from './manage.js';
+import { buildInputs, fetchSource } from './source.js';
+
+export interface ReleaseContext {
+  env: string;
+  pillar: Pillar;
+  /** Every host of the environment (balancers are found here). */
+  hosts: Host[];
+  /** The app hosts this deploy covers. */
+  appHosts: Host[];
+  session: SshSession;
+  knownHosts: string[];
+  workDir: string;
+  by: string;
+  branch?: string;
+  signal: AbortSignal;
+  /** Finds out at once whether the operator is still there (aborting `signal` when not). */
+  probe?: () => Promise<void>;
+  event: (type: string, data: Record<string, unknown>) => void;
+}
+
+export interface ReleaseOutcome {
+  status: 'skipped' | 'unchanged' | 'released' | 'failed' | 'rolled-back' | 'interrupted';
+  id?: string;
+  detail?: string;
+}
+
+const q = (s: string) => shellLine([s]);
+
+/** `20261122-101500-1a2b3c4` (UTC): sorts by time, names the commit. */
+export function releaseId(commit: string, at = new Date()): string {
+  const t = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${t}-${commit.slice(0, 7)}`;
+}
+
+export interface HostState {
+  host: Host;
+  conn: Connection;
+  current?: string;
+  complete: string[];
+}
+
+class Interrupted extends Error {}
+
+async function sh(conn: Connection, line: string, stdin?: Buffer): Promise<string> {
+  const r = await captureExec(conn, line, stdin);
+  if (r.code !== 0) {
+    const tail = r.err.trim().split('\n').slice(-8).join('\n') || r.out.toString('utf8').trim().split('\n').slice(-8).join('\n');
+    throw new OperationError(`${conn.target.name}: exit ${r.code ?? r.signal ?? 'none'}${tail ? `\n${tail}` : ''}`);
+  }
+  return r.out.toString('utf8');
+}
+
+/** The app's `current` release and the complete ones, read in one round trip. */
+export async function readState(conn: Connection, host: Host, root: string): Promise<HostState> {
+  const out = await sh(conn, `cd ${q(root)} 2>/dev/null || exit 0; readlink current || true; echo ---; for d in releases/*/; do [ -f "$d.ops-complete" ] && basename "$d"; done; true`);
+  const [head = '', list = ''] = out.split('---\n');
+  const link = head.trim();
+  return { host, conn, current: link ? link.split('/').pop() : undefined, complete: list.split('\n').filter(Boolean).sort() };
+}
+
+function requirementsIn(text: string): boolean {
+  return text.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+}
+
+export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
+  const { pillar } = ctx;
+  const p = appPaths(pillar);
+  const units = appUnits(pillar);
+  const app = pillar.app;
+  const django = app.type === 'django';
+  if (!pillar.repo.url) return skip(ctx, pillar.lab ? 'no repo.url in the pillar (serve an app with `ops lab serve-repo FOLDER`)' : 'no repo.url in the pillar');
+  if (ctx.appHosts.length === 0) return skip(ctx, 'no web or worker host in this deploy');
+  const branch = ctx.branch ?? pillar.branch ?? pillar.repo.branch;
+  const step = (name: string, data: Record<string, unknown> = {}) => ctx.event('release_step', { step: name, ...data });
+  const check = async () => {
+    await ctx.probe?.();
+    if (ctx.signal.aborted) throw new Interrupted('interrupted');
+  };
+  const started = Date.now();
+
+  step('fetch', { url: pillar.repo.url, branch });
+  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url, branch, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements });
+  const venv = app.requirements !== undefined && requirementsIn(source.requirements);
+  const inputs = buildInputs(source, { type: app.type, requirements: app.requirements, pip_args: app.pip_args, wsgi: app.wsgi, start: app.start_command, collectstatic: app.collectstatic });
+  await check();
+
+  const states = await mapLimit(ctx.appHosts, 32, async (h) => readState(await ctx.session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, p.root));
+  // Same commit and inputs as what runs: nothing to build, nothing to switch.
+  const liveIds = new Set(states.map((s) => s.current));
+  const [live] = liveIds;
+  const liveInputs = liveIds.size === 1 && live ? await readInputs(states[0] as HostState, p.releases, live) : undefined;
+  if (live && liveInputs === inputs) {
+    ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, changed: 0, duration_ms: Date.now() - started });
+    return { status: 'unchanged', id: live };
+  }
+
+  const id = releaseId(source.commit);
+  const dir = `${p.releases}/${id}`;
+  const webs = states.filter((s) => hasRole(s.host, 'web'));
+  const meta = { id, commit: source.commit, branch, inputs, by: ctx.by, at: new Date().toISOString() };
+  const record: ReleaseRecord = { ...meta, status: 'failed', migrations: [], hosts: states.map((s) => s.host.name) };
+  let switched: HostState[] = [];
+  try {
+    // Build everywhere, in parallel; nothing serves from it yet.
+    step('build', { id, commit: source.commit, hosts: states.length });
+    await mapLimit(states, 32, async (s) => {
+      const build = [
+        'set -e',
+        `rm -rf ${q(dir)}`,
+        `mkdir -p ${q(dir)}`,
+        `cd ${q(dir)}`,
+        'tar -x --no-same-owner -f -',
+        `printf '%s\\n' ${q(id)} > RELEASE`,
+        `printf '%s\\n' ${q(JSON.stringify(meta))} > .ops-release.json`,
+        `[ -e media ] || ln -s ${q(p.media)} media`,
+        `ln -sfn ${q(p.envFile)} .env`,
+      ];
+      if (venv) {
+        const pip = ['venv/bin/pip', 'install', '--no-input', '--disable-pip-version-check', '--quiet', ...app.pip_args, '-r', app.requirements as string];
+        build.push(`python3 -m venv --system-site-packages venv`, `PIP_NO_CACHE_DIR=1 ${shellLine(pip)}`);
+      }
+      build.push('chmod -R go-w .');
+      await sh(s.conn, build.join('\n'), source.archive);
+      await check();
+      if (django) {
+        await sh(s.conn, manageLine({ project: pillar.project, manageCommand: app.manage_command }, ['check'], dir));
+        if (hasRole(s.host, 'web')) {
+          const wsgi = app.wsgi ?? `${pillar.project}.wsgi:application`;
+          await sh(s.conn, manageLine({ project: pillar.project, manageCommand: 'python -m gunicorn' }, ['--check-config', '--pythonpath', dir, wsgi], dir));
+          if (app.collectstatic) await sh(s.conn, manageLine({ project: pillar.project, manageCommand: app.manage_command }, ['collectstatic', '--noinput'], dir));
+        }
+      }
+      await sh(s.conn, `touch ${q(`${dir}/.ops-complete`)}`);
+      step('built', { id, host: s.host.name });
+    });
+    await check();
+
+    // Migrations: once, on the first web host, before any traffic reaches the new code.
+    const first = webs[0] ?? states[0];
+    if (django && first) {
+      const manage = (args: string[]) => manageLine({ project: pillar.project, manageCommand: app.manage_command }, args, dir);
+      const applied = (text: string) => text.split('\n').filter((l) => /^\s*\[X\]/.test(l)).map((l) => l.replace(/^\s*\[X\]\s*/, '').trim());
+      const before = new Set(applied(await sh(first.conn, manage(['showmigrations', '--plan']))));
+      step('migrate', { id, host: first.host.name });
+      try {
+        await sh(first.conn, manage(['migrate', '--noinput']));
+      } catch (e) {
+        throw new OperationError(`the migrations of ${id} failed on ${first.host.name}: ${errorMessage(e)}`);
+      }
+      record.migrations = applied(await sh(first.conn, manage(['showmigrations', '--plan']))).filter((m) => !before.has(m));
+      step('migrated', { id, host: first.host.name, migrations: record.migrations });
+    }
+    await check();
+
+    // Switch: one atomic rename per host, then a graceful reload.
+    step('switch', { id });
+    switched = states;
+    await mapLimit(states, 32, (s) => switchTo(s, id, p.root, units, app.workers));
+    step('switched', { id });
+
+    const health = await healthCheck(ctx, webs);
+    if (!health.ok) {
+      const back = await rollBack(ctx, states, p.root, units, app.workers);
+      record.status = 'rolled-back';
+      record.detail = `health check failed: ${health.detail}`;
+      appendHistory(ctx.workDir, record);
+      ctx.event('release', { status: 'rolled-back', id, commit: source.commit, error: `${record.detail}${back}`, duration_ms: Date.now() - started });
+      return { status: 'rolled-back', id, detail: record.detail };
+    }
+    await check();
+    record.status = 'ok';
+    record.health = health.detail;
+    appendHistory(ctx.workDir, record);
+    await mapLimit(states, 32, (s) => prune(s, p.releases, id, pillar.releases.keep));
+    ctx.event('release', { status: 'released', id, commit: source.commit, changed: 1, migrations: record.migrations, health: health.detail, duration_ms: Date.now() - started });
+    return { status: 'released', id };
+  } catch (e) {
+    const interrupted = e instanceof Interrupted || ctx.signal.aborted;
+    let back = '';
+    if (switched.length > 0) back = await rollBack(ctx, switched, p.root, units, app.workers);
+    // The half-built release goes; what served before keeps serving.
+    await mapLimit(states, 32, (s) => sh(s.conn, `rm -rf ${q(dir)}`).catch(() => undefined));
+    record.status = interrupted ? 'interrupted' : 'failed';
+    record.detail = interrupted ? 'interrupted' : errorMessage(e);
+    appendHistory(ctx.workDir, record);
+    ctx.event('release', { status: record.status, id, commit: source.commit, error: `${record.detail}${back}`, duration_ms: Date.now() - started });
+    return { status: interrupted ? 'interrupted' : 'failed', id, detail: record.detail };
+  }
+}
+
+function skip(ctx: ReleaseContext, why: string): ReleaseOutcome {
+  ctx.event('release', { status: 'skipped', reason: why });
+  return { status: 'skipped', detail: why };
+}
+
+async function readInputs(s: HostState, releases: string, id: string): Promise<string | undefined> {
+  try {
+    const meta = JSON.parse(await sh(s.conn, `cat ${q(`${releases}/${id}/.ops-release.json`)}`)) as { inputs?: string };
+    return meta.inputs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Points `current` at the release (rename over the old link: never a moment without one), then
+ * reloads: gunicorn gets HUP and ops waits until every old worker has finished and been replaced;
+ * Celery workers restart (queued tasks wait in the broker). Services not running yet start.
+ */
+export async function switchTo(s: HostState, id: string, root: string, units: ReturnType<typeof appUnits>, workers: number): Promise<void> {
+  const lines = [
+    `set -e`,
+    `cd ${q(root)}`,
+    // A virtualenv that comes or goes changes the app server's interpreter: that needs a restart.
+    `venv_before=$(test -x current/venv/bin/python && echo 1 || true)`,
+    `venv_after=$(test -x ${q(`releases/${id}/venv/bin/python`)} && echo 1 || true)`,
+    `[ "$venv_before" = "$venv_after" ] && ops_restart=0 || ops_restart=1`,
+    `ln -sfn ${q(`releases/${id}`)} .current.new`,
+    `mv -T .current.new current`,
+  ];
+  // In a subshell: its exits end the reload, not the switch script.
+  if (hasRole(s.host, 'web')) lines.push(`(\n${reloadWeb(units.web, workers)}\n)`);
+  if (hasRole(s.host, 'worker')) {
+    lines.push(`for u in ${units.worker} ${units.beat}; do if systemctl cat "$u" >/dev/null 2>&1; then systemctl enable --quiet "$u"; systemctl restart "$u"; fi; done`);
+  }
+  await sh(s.conn, lines.join('\n'));
+}
+
+/** Graceful reload of gunicorn that returns once the old workers are gone and new ones serve. */
+export function reloadWeb(unit: string, workers: number): string {
+  return `u=${unit}
+if [ "\${ops_restart:-0}" = 1 ] || ! systemctl is-active --quiet "$u"; then systemctl enable --quiet "$u"; systemctl restart "$u"; sleep 1; systemctl is-active --quiet "$u"; exit $?; fi
+m=$(systemctl show -p MainPID --value "$u")
+old=$(cat /proc/$m/task/$m/children 2>/dev/null || true)
+systemctl reload "$u"
+i=0
+while [ $i -lt 90 ]; do
+  sleep 0.5; i=$((i+1))
+  systemctl is-active --quiet "$u" || { echo "$u stopped after the reload" >&2; exit 3; }
+  now=" $(cat /proc/$m/task/$m/children 2>/dev/null || true) "
+  left=0; for p in $old; do case "$now" in *" $p "*) left=1;; esac; done
+  [ $left = 0 ] && [ $(echo $now | wc -w) -ge ${workers} ] && exit 0
+done
+echo "$u: old workers still running 45 s after the reload" >&2; exit 4`;
+}
+
+export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' | 'event'>, webs: HostState[]): Promise<HealthResult> {
+  const check = ctx.pillar.healthcheck;
+  const balancers = ctx.hosts.filter((h) => hasRole(h, 'balancer'));
+  ctx.event('release_step', { step: 'health', via: balancers.length > 0 ? 'balancer' : 'web hosts' });
+  const window = Math.max(check.timeout, 15);
+  if (balancers.length > 0) {
+    for (const b of balancers) {
+      const r = await untilHealthy(() => probeHttp({ scheme: 'https', address: b.privateAddress, domain: ctx.pillar.domain, check }), window);
+      if (!r.ok) return r;
+    }
+    return { ok: true, detail: `${check.path} → ${check.status} through ${balancers.map((b) => b.name).join(', ')}` };
+  }
+  for (const w of webs) {
+    const r = await untilHealthy(() => probeOnHost(w.conn, { port: ctx.pillar.app.port, domain: ctx.pillar.domain, check }), window);
+    if (!r.ok) return r;
+  }
+  return { ok: true, detail: `${check.path} → ${check.status} on ${webs.map((w) => w.host.name).join(', ') || 'no web host'}` };
+}
+
+/** Back to the release each host served before; returns a note for the error message. */
+async function rollBack(ctx: ReleaseContext, states: HostState[], root: string, units: ReturnType<typeof appUnits>, workers: number): Promise<string> {
+  ctx.event('release_step', { step: 'rollback' });
+  const notes: string[] = [];
+  await mapLimit(states, 32, async (s) => {
+    if (!s.current) {
+      notes.push(`${s.host.name} had no release before`);
+      return;
+    }
+    try {
+      await switchTo(s, s.current, root, units, workers);
+    } catch (e) {
+      notes.push(`${s.host.name}: switching back failed: ${errorMessage(e)}`);
+    }
+  });
+  const back = [...new Set(states.map((s) => s.current).filter(Boolean))].join(', ');
+  return `; switched back to ${back || 'nothing'}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+}
+
+/** Keeps the newest `keep` complete releases (and always the current one); drops unfinished ones. */
+async function prune(s: HostState, releases: string, current: string, keep: number): Promise<void> {
+  await sh(
+    s.conn,
+    `cd ${q(releases)} || exit 0
+for d in */; do d=\${d%/}; [ -f "$d/.ops-complete" ] || [ "$d" = ${q(current)} ] || rm -rf "$d"; done
+ls -1d */ 2>/dev/null | sed 's:/$::' | sort -r | tail -n +${keep + 1} | while read -r d; do [ "$d" = ${q(current)} ] || rm -rf "$d"; done`,
+  );
+}

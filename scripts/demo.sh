@@ -28,17 +28,17 @@ step "ops setup-minion lab web,balancer,cache,worker -H $(addr lab-3)"; ops setu
 step "secrets, generated and encrypted to the key on the master"
 for s in SECRET_KEY DB_PASSWORD BROKER_PASSWORD; do ops encrypt lab "$s" --generate 40 --write; done
 ops deploy-key lab --write
-step "ops pillar show lab (secrets masked)"; ops pillar show lab | sed -n '/^secrets:/,/^[a-z_]*:$/p' | head -8
+step "ops pillar show lab (secrets masked)"; ops pillar show lab | grep -A4 '^secrets:'
 step "ops lab serve-repo examples/demo-app (git over SSH from the master)"; ops lab serve-repo "$here/examples/demo-app"
 step "ops deploy lab"; time ops deploy lab
-step "ops deploy lab again (nothing to do)"; ops deploy lab | tail -4
+step "ops deploy lab again (nothing to do)"; ops deploy lab 2>&1 | grep -E '^release|succeeded'
 step "ops releases lab"; ops releases lab
 step "ops manage-run lab -- migrate --plan"; ops manage-run lab -- migrate --plan
 web=$(addr lab-3)
 url="https://demo.lab.invalid/"
+step "GET ${url}task?n=12 (a Celery task through RabbitMQ on the worker)"
+curl -sk --resolve "demo.lab.invalid:443:$web" "${url}task?n=12&timeout=40"; echo
 step "GET $url (balancer lab-3, $web)"
 curl -sk --resolve "demo.lab.invalid:443:$web" "$url"
-step "GET ${url}task?n=12 (a Celery task through RabbitMQ on the worker)"
-curl -sk --resolve "demo.lab.invalid:443:$web" "${url}task?n=12"; echo
 echo
 echo "demo served at $url (curl -k --resolve demo.lab.invalid:443:$web $url)"

@@ -8,6 +8,7 @@ packages=(
   libc-ares2 libbrotli1 libicu72 libnghttp2-14 libuv1   # Debian's own Node 18, for the master-runtime test
   tmux                            # drives interactive commands in tests
   apt-utils dpkg-dev              # a local signed apt repository (apt-ftparchive) for the apt_repo tests
+  postgresql                      # reset-local-db into this machine's PostgreSQL; pg_restore --list of kept dumps
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

@@ -150,33 +150,49 @@ export class Connection {
   }
 
   /** Runs one command line; resolves with its exit status (null when the connection died). */
-  exec(command: string, io: ExecStreams = {}): Promise<ExecResult> {
+  async exec(command: string, io: ExecStreams = {}): Promise<ExecResult> {
+    const opts = io.pty ? { pty: { rows: io.pty.rows, cols: io.pty.cols, term: io.pty.term } } : {};
+    const { channel, done } = await this.start(command, opts);
+    channel.on('data', (b: Buffer) => io.onStdout?.(b));
+    channel.stderr.on('data', (b: Buffer) => io.onStderr?.(b));
+    if (io.stdin === undefined) channel.end();
+    else if (typeof io.stdin === 'string' || Buffer.isBuffer(io.stdin)) channel.end(io.stdin);
+    else {
+      const stdin = io.stdin;
+      stdin.pipe(channel);
+      channel.once('close', () => stdin.unpipe(channel));
+    }
+    return done;
+  }
+
+  /**
+   * Starts one command line and hands back its channel — the command's stdin (write side) and
+   * stdout (read side) as one stream, so pipes keep backpressure end to end — and its exit status
+   * (rejected when the connection died under it). Destroying the channel ends the command's I/O.
+   */
+  start(command: string, opts: { pty?: { rows: number; cols: number; term: string } } = {}): Promise<{ channel: ClientChannel; done: Promise<ExecResult> }> {
     if (this.closedReason) return Promise.reject(this.closedReason);
-    return new Promise((resolve, reject) => {
-      const opts = io.pty ? { pty: { rows: io.pty.rows, cols: io.pty.cols, term: io.pty.term } } : {};
+    return new Promise((resolveStart, rejectStart) => {
       this.client.exec(command, opts, (err, stream) => {
-        if (err) return reject(new OperationError(`${this.target.name}: cannot start command: ${err.message}`));
-        let code: number | null = null;
-        let signal: string | undefined;
-        stream.on('exit', (c: number | null, s?: string) => {
-          code = c;
-          signal = s ?? undefined;
+        if (err) return rejectStart(new OperationError(`${this.target.name}: cannot start command: ${err.message}`));
+        const done = new Promise<ExecResult>((resolve, reject) => {
+          let code: number | null = null;
+          let signal: string | undefined;
+          stream.on('exit', (c: number | null, s?: string) => {
+            code = c;
+            signal = s ?? undefined;
+          });
+          const onGone = () => {
+            stream.destroy();
+          };
+          this.client.once('close', onGone);
+          stream.on('close', () => {
+            this.client.removeListener('close', onGone);
+            if (code === null && signal === undefined && this.closedReason) reject(new OperationError(`${this.closedReason.message} while running the command`));
+            else resolve({ code, signal });
+          });
         });
-        stream.on('data', (b: Buffer) => io.onStdout?.(b));
-        stream.stderr.on('data', (b: Buffer) => io.onStderr?.(b));
-        const onGone = () => {
-          stream.destroy();
-        };
-        this.client.once('close', onGone);
-        stream.on('close', () => {
-          this.client.removeListener('close', onGone);
-          if (io.stdin && typeof io.stdin !== 'string' && !Buffer.isBuffer(io.stdin)) io.stdin.unpipe(stream);
-          if (code === null && signal === undefined && this.closedReason) reject(new OperationError(`${this.closedReason.message} while running the command`));
-          else resolve({ code, signal });
-        });
-        if (io.stdin === undefined) stream.end();
-        else if (typeof io.stdin === 'string' || Buffer.isBuffer(io.stdin)) stream.end(io.stdin);
-        else io.stdin.pipe(stream);
+        resolveStart({ channel: stream, done });
       });
     });
   }

@@ -1,0 +1,197 @@
+/**
+ * The byte pipes of database operations. A `Proc` is one end: a remote command (its SSH channel),
+ * a local process, or a file. `relay` pipes one's output into another's input with backpressure
+ * (a slow reader slows the writer; the dump is never held in memory), counting bytes, and fails
+ * as soon as either end does — killing the other, so nothing waits on a dead peer.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import { OperationError } from '../errors.js';
+import type { Connection } from '../ssh/connection.js';
+
+export interface Proc {
+  /** Where messages name it, e.g. `pg_dump on production-2`. */
+  readonly what: string;
+  readonly stdout?: Readable;
+  readonly stdin?: Writable;
+  /** Exit status 0, or rejected with what went wrong (with the end of its stderr). */
+  readonly done: Promise<void>;
+  /** Stops it now (its `done` then rejects unless it had already finished). */
+  kill(): void;
+}
+
+const TAIL = 2000;
+
+function tailOf(s: string): string {
+  const t = s.trim().split('\n').slice(-3).join(' | ');
+  return t === '' ? '' : `: ${t}`;
+}
+
+/** A remote command line, started on `conn`. */
+export async function remoteProc(conn: Connection, line: string, what: string): Promise<Proc> {
+  const { channel, done } = await conn.start(line);
+  let err = '';
+  channel.stderr.on('data', (b: Buffer) => {
+    err = (err + b.toString('utf8')).slice(-TAIL);
+  });
+  let killed = false;
+  const finished = done.then(
+    (r) => {
+      if (killed) throw new OperationError(`${what}: stopped`);
+      if (r.code !== 0) throw new OperationError(`${what} failed (${r.code === null ? `signal ${r.signal ?? 'unknown'}` : `exit ${r.code}`})${tailOf(err)}`);
+    },
+    (e: Error) => {
+      throw new OperationError(`${what}: ${e.message}`);
+    },
+  );
+  finished.catch(() => undefined);
+  return {
+    what,
+    stdout: channel,
+    stdin: channel,
+    done: finished,
+    kill() {
+      killed = true;
+      // A signal for the remote process where sshd honours it, and the channel closed either way.
+      try {
+        channel.signal('KILL');
+      } catch {
+        // not supported by every server
+      }
+      channel.destroy();
+    },
+  };
+}
+
+/** A local process (argv, no shell). */
+export function localProc(argv: readonly string[], what: string, opts: { stdout?: boolean } = {}): Proc {
+  const [cmd = '', ...args] = argv;
+  const child = spawn(cmd, args, { stdio: ['pipe', opts.stdout === false ? 'ignore' : 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err = (err + b.toString('utf8')).slice(-TAIL);
+  });
+  let killed = false;
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (e) => reject(new OperationError(`${what}: cannot start ${cmd}: ${e.message}`)));
+    child.on('close', (code, signal) => {
+      if (killed) reject(new OperationError(`${what}: stopped`));
+      else if (code !== 0) reject(new OperationError(`${what} failed (${code === null ? `signal ${signal}` : `exit ${code}`})${tailOf(err)}`));
+      else resolve();
+    });
+  });
+  done.catch(() => undefined);
+  child.stdin?.on('error', () => undefined); // EPIPE when it exits early: reported through `done`
+  return {
+    what,
+    stdout: child.stdout ?? undefined,
+    stdin: child.stdin ?? undefined,
+    done,
+    kill() {
+      killed = true;
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+/** A file read from the start. */
+export function fileSource(path: string): Proc {
+  const stream = createReadStream(path);
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('end', () => resolve());
+    stream.on('error', (e) => reject(new OperationError(`cannot read ${path}: ${e.message}`)));
+    stream.on('close', () => reject(new OperationError(`reading ${path}: stopped`)));
+  });
+  done.catch(() => undefined);
+  return { what: `reading ${path}`, stdout: stream, done, kill: () => stream.destroy() };
+}
+
+/**
+ * A file written under a temporary name (mode 0600 from the start) that takes its real name only
+ * by `commit()` after everything went well; `discard()` removes it.
+ */
+export interface FileSink extends Proc {
+  commit(): void;
+  discard(): void;
+}
+
+export function fileSink(path: string): FileSink {
+  const tmp = `${path}.partial-${process.pid}`;
+  const stream = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
+  let killed = false;
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('finish', () => (killed ? reject(new OperationError(`writing ${path}: stopped`)) : resolve()));
+    stream.on('error', (e) => reject(new OperationError(`cannot write ${tmp}: ${e.message}`)));
+    stream.on('close', () => reject(new OperationError(`writing ${path}: stopped`)));
+  });
+  done.catch(() => undefined);
+  return {
+    what: `writing ${path}`,
+    stdin: stream,
+    done,
+    kill() {
+      killed = true;
+      stream.destroy();
+    },
+    commit: () => renameSync(tmp, path),
+    discard: () => rmSync(tmp, { force: true }),
+  };
+}
+
+export interface RelayOptions {
+  /** More ends that get the same bytes (e.g. --keep-dump). */
+  tee?: Proc[];
+  onBytes?: (total: number) => void;
+  /** Aborts the relay (SIGINT): every end is killed. */
+  signal?: AbortSignal;
+}
+
+/** Pipes `from` into `to` (and the tees) until both ends finish; returns the bytes relayed. */
+export async function relay(from: Proc, to: Proc, opts: RelayOptions = {}): Promise<number> {
+  const out = from.stdout;
+  const sinks = [to, ...(opts.tee ?? [])];
+  if (!out) throw new Error(`${from.what} has no output`);
+  let total = 0;
+  out.on('data', (b: Buffer) => {
+    total += b.length;
+    opts.onBytes?.(total);
+  });
+  // The source reads nothing; the sinks' own output (if any) is drained so they can finish.
+  from.stdin?.end();
+  for (const s of sinks) {
+    if (!s.stdin) throw new Error(`${s.what} takes no input`);
+    s.stdin.on('error', () => undefined);
+    out.pipe(s.stdin);
+    s.stdout?.resume();
+  }
+  const all = [from, ...sinks];
+  const killAll = () => {
+    for (const p of all) p.kill();
+  };
+  const onAbort = () => killAll();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    // The first end to fail stops the others; its error is the one reported.
+    await new Promise<void>((resolve, reject) => {
+      let left = all.length;
+      let failed = false;
+      for (const p of all) {
+        p.done.then(
+          () => {
+            if (--left === 0 && !failed) resolve();
+          },
+          (e: unknown) => {
+            if (failed) return;
+            failed = true;
+            killAll();
+            reject(e);
+          },
+        );
+      }
+    });
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+  return total;
+}

@@ -1,0 +1,246 @@
+/**
+ * Database operations on real lab hosts: `production` (master production-1, PostgreSQL on
+ * production-2) and `staging` (master staging-1, PostgreSQL on staging-2), converged with
+ * `ops deploy <env> --no-release`. The copy is killed mid-stream three ways (Ctrl-C, the source's
+ * pg_dump killed, the source's link dropped) and must leave staging exactly as it was; bad input
+ * exits 2 before anything is touched; undo-copy, backup/restore and reset-local-db (into this
+ * machine's PostgreSQL) round-trip the rows.
+ *
+ * The app around the swap: staging-2 also carries the worker and web roles in the inventory
+ * (production-2 the web role), without their states: its `demo-worker.service` is a small unit
+ * that holds a session on demo_staging, and the media folders are made by hand (the app release
+ * itself is not part of this test) — the copy must stop the unit for the swap and start it
+ * again, and swap the media folder with the database.
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labDown, provisionLab, requireRoot, withLinkDown, type LabHostRow } from '../support/lab.js';
+import { OPS, ops, tempDir, tempRepo, type RunResult } from '../support/ops.js';
+
+let repo: string;
+let hosts: LabHostRow[] = [];
+const addr = (name: string) => hosts.find((h) => h.name === name)?.address ?? '';
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const LOCAL_DB = 'ops_test_reset_local';
+const MEDIA = '/var/www/demo/public/media';
+const mediaList = (env: 'production' | 'staging') => run(env, `${env}-2`, `cd ${MEDIA} && find . -type f | sort | xargs -d '\\n' md5sum`).then((r) => r.stdout);
+
+function run(env: string, host: string, line: string): Promise<RunResult> {
+  return ops(['run', env, '--host', host, '--', line], { cwd: repo });
+}
+
+/** Rows of `sql` in `db` on the env's db host, as psql -At prints them. */
+async function sql(env: 'production' | 'staging', sqlText: string, db = `demo_${env}`): Promise<string> {
+  const r = await run(env, `${env}-2`, `echo ${b64(sqlText)} | base64 -d | runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -d ${db}`);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+const databases = (env: 'production' | 'staging') => sql(env, "select string_agg(datname, ' ' order by datname) from pg_database where datname like 'demo_%'", 'postgres');
+/** What the app sees of staging: its rows and a checksum of every note. */
+const fingerprint = () => sql('staging', "select count(*) || ' ' || md5(string_agg(note, ',' order by id)) from items");
+
+/** `ops --json db copy production staging …` as a child process; resolves `streaming` at the first progress event. */
+function startCopy(extra: string[] = []) {
+  const child = spawn(process.execPath, [OPS, '--json', 'db', 'copy', 'production', 'staging', '--yes', '--compress', '9', ...extra], {
+    cwd: repo,
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  let onProgress: () => void = () => undefined;
+  const streaming = new Promise<void>((resolve) => (onProgress = resolve));
+  child.stdout.on('data', (b: Buffer) => {
+    stdout += b.toString();
+    if (/"type":"progress"/.test(stdout)) onProgress();
+  });
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exit = new Promise<RunResult>((resolve) => child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr })));
+  return { child, streaming, exit };
+}
+
+async function expectStagingUntouched(before: { rows: string; dbs: string }): Promise<void> {
+  expect(await fingerprint()).toBe(before.rows);
+  expect(await databases('staging')).toBe(before.dbs);
+  expect((await run('staging', 'staging-2', 'systemctl is-active demo-worker.service')).stdout.trim()).toBe('active');
+}
+
+const snapshot = async () => ({ rows: await fingerprint(), dbs: await databases('staging') });
+
+beforeAll(async () => {
+  requireRoot();
+  repo = tempRepo();
+  writeFileSync(join(repo, 'pillar/production.yml'), 'domain: www.demo.lab.invalid\n# protected: true is the default for production\n');
+  writeFileSync(join(repo, 'pillar/staging.yml'), 'domain: staging.demo.lab.invalid\nprotected: false\n');
+  writeFileSync(join(repo, 'pillar/qa.yml'), 'servers:\n  qa-1:\n    address: 192.0.2.10\n    roles: [web]\n');
+  for (const env of ['production', 'staging']) {
+    hosts = [...hosts, ...(await provisionLab(repo, { env, hosts: 2, minions: { [`${env}-2`]: 'db' }, secrets: ['DB_PASSWORD'] }))];
+    const d = await ops(['deploy', env, '--no-release'], { cwd: repo });
+    expect(d.code, d.stdout + d.stderr).toBe(0);
+  }
+  // production: a small table whose rows are checked, and ~120 MB of random text so a copy takes a while
+  await sql(
+    'production',
+    `create table items (id serial primary key, note text not null);
+     insert into items (note) select 'production row ' || i from generate_series(1, 500) i;
+     create table filler as select i, md5(random()::text) || md5(random()::text) as t from generate_series(1, 1500000) i;
+     create view item_notes as select note from items;`,
+  );
+  await sql('staging', `create table items (id serial primary key, note text not null); insert into items (note) values ('staging a'), ('staging b'), ('staging c'); alter table items owner to demo_staging;`);
+  // the stand-ins for the app on staging-2 and production-2 (see above)
+  for (const [env, roles] of [['staging', 'db, worker, web'], ['production', 'db, web']]) {
+    const overlay = join(repo, `.ops/pillar/${env}.yml`);
+    writeFileSync(overlay, readFileSync(overlay, 'utf8').replace(new RegExp(`(${env}-2:[^\\n]*roles: \\[)\\s*db\\s*\\]`), `$1${roles}]`));
+    expect(readFileSync(overlay, 'utf8')).toContain(`roles: [${roles}]`);
+  }
+  expect((await run('production', 'production-2', `mkdir -p ${MEDIA}/sub && echo cat > ${MEDIA}/sub/cat.txt && echo "it's a dog" > "${MEDIA}/dog file.txt"`)).code).toBe(0);
+  expect((await run('staging', 'staging-2', `useradd --system demo && mkdir -p ${MEDIA} && echo old > ${MEDIA}/old.txt`)).code).toBe(0);
+  const unit = `[Unit]\nDescription=stand-in app worker\n[Service]\nUser=postgres\nExecStart=/usr/bin/psql -X -d demo_staging -c "select pg_sleep(1000000)"\nRestart=always\nRestartSec=1\n`;
+  const u = await run('staging', 'staging-2', `echo ${b64(unit)} | base64 -d > /etc/systemd/system/demo-worker.service && systemctl daemon-reload && systemctl start demo-worker.service && systemctl is-active demo-worker.service`);
+  expect(u.stdout.trim(), u.stderr).toBe('active');
+});
+
+afterAll(async () => {
+  try {
+    execFileSync('sh', ['-c', `runuser -u postgres -- psql -X -At -c "select datname from pg_database where datname like '${LOCAL_DB}%'" | while read d; do runuser -u postgres -- dropdb "$d"; done`]);
+  } catch {
+    // the local server may not have started
+  }
+  if (repo) await labDown(repo);
+});
+
+describe('db copy, faults, undo, backup/restore on lab hosts', () => {
+  it('bad input: one clear line, exit 2, nothing touched (before any connection)', async () => {
+    const before = await snapshot();
+    const cases: [string[], RegExp][] = [
+      [['db', 'copy', 'production', 'nosuch'], /unknown environment 'nosuch'/],
+      [['db', 'copy', 'qa', 'staging'], /environment 'qa' has no db host/],
+      [['db', 'copy', 'staging', 'staging'], /source and target are the same database/],
+      [['db', 'copy', 'staging', 'production', '--yes'], /environment 'production' is protected/],
+      [['db', 'copy', 'staging', 'production', '--allow-protected-target', '--confirm', 'demo_staging'], /does not name the database to replace \(demo_production\)/],
+      [['db', 'restore', 'production', '/etc/hostname', '--yes'], /environment 'production' is protected/],
+      [['db', 'copy', 'production', 'staging', '--compress', 'x'], /--compress takes auto or a level/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await ops(args, { cwd: repo });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack
+    }
+    // no terminal and no --yes: the question is an error naming the flag, nothing waits
+    const noTty = await ops(['db', 'copy', 'production', 'staging'], { cwd: repo });
+    expect(noTty.code, noTty.stderr).toBe(2);
+    expect(noTty.stderr).toMatch(/no terminal to ask on[\s\S]*--yes/);
+    expect(noTty.stderr).toMatch(/copy\s+demo_production on production-2 \(production, \d/);
+    await expectStagingUntouched(before);
+  });
+
+  it('copies production into staging: rows, owners, the old database kept, the app stopped and started again, media swapped, dump kept 0600', async () => {
+    const dump = join(tempDir(), 'prod.dump');
+    const pidBefore = (await run('staging', 'staging-2', 'systemctl show -p MainPID --value demo-worker.service')).stdout.trim();
+    const r = await ops(['--json', 'db', 'copy', 'production', 'staging', '--yes', '--with-media', '--keep-dump', dump], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await mediaList('staging')).toBe(await mediaList('production'));
+    expect(await mediaList('production')).toMatch(/\.\/dog file\.txt[\s\S]*\.\/sub\/cat\.txt/);
+    const media = await run('staging', 'staging-2', `stat -c %U ${MEDIA}/sub/cat.txt; cat ${MEDIA}.before-*/old.txt; ls -d ${MEDIA}.incoming-* 2>/dev/null | wc -l`);
+    expect(media.stdout.trim().split('\n')).toEqual(['demo', 'old', '0']);
+    expect(r.stderr).toMatch(/link: \d+ MB\/s → pg_dump -Z\d/);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; bytes?: number });
+    const stream = events.find((e) => e.type === 'stream');
+    expect(stream?.bytes).toBeGreaterThan(1_000_000);
+    expect(await fingerprint()).toBe(await sql('production', "select count(*) || ' ' || md5(string_agg(note, ',' order by id)) from items"));
+    expect(await sql('staging', 'select count(*) from filler')).toBe('1500000');
+    // everything belongs to the staging role, nothing to postgres
+    expect(await sql('staging', "select string_agg(distinct pg_get_userbyid(relowner), ',') from pg_class c join pg_namespace n on n.oid = relnamespace where nspname = 'public'")).toBe('demo_staging');
+    expect(await sql('staging', 'select pg_get_userbyid(datdba) from pg_database where datname = current_database()')).toBe('demo_staging');
+    const dbs = (await databases('staging')).split(' ');
+    expect(dbs.filter((d) => /^demo_staging_before_\d{8}t\d{6}$/.test(d))).toHaveLength(1);
+    expect(dbs.some((d) => d.includes('incoming'))).toBe(false);
+    const kept = dbs.find((d) => d.includes('_before_')) ?? '';
+    expect(await sql('staging', 'select string_agg(note, \',\' order by id) from items', kept)).toBe('staging a,staging b,staging c');
+    // the worker was stopped for the swap and runs again (a new process)
+    const after = await run('staging', 'staging-2', 'systemctl is-active demo-worker.service; systemctl show -p MainPID --value demo-worker.service');
+    const [state, pid] = after.stdout.trim().split('\n');
+    expect(state).toBe('active');
+    expect(pid).not.toBe(pidBefore);
+    expect(statSync(dump).mode & 0o777).toBe(0o600);
+    expect(execFileSync('pg_restore', ['--list', dump]).toString()).toMatch(/TABLE DATA public items/);
+  });
+
+  it('Ctrl-C mid-stream: exit 130, staging as it was, the new database dropped, the app running', async () => {
+    const before = await snapshot();
+    const c = startCopy();
+    await c.streaming;
+    c.child.kill('SIGINT');
+    const r = await c.exit;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/dropped demo_staging_incoming_\d{8}t\d{6}/);
+    await expectStagingUntouched(before);
+  });
+
+  it("the source's pg_dump killed mid-stream: exit 1, staging as it was", async () => {
+    const before = await snapshot();
+    const c = startCopy();
+    await c.streaming;
+    const k = await run('production', 'production-2', 'pid=$(pgrep -x pg_dump) && kill -9 $pid && echo killed');
+    expect(k.stdout.trim(), k.stderr).toBe('killed');
+    const r = await c.exit;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/pg_dump on production-2 failed|pg_restore on staging-2 failed/);
+    await expectStagingUntouched(before);
+  });
+
+  it("the source's link dropped mid-stream: exit 1 once the connection is given up, staging as it was", async () => {
+    const before = await snapshot();
+    const c = startCopy();
+    await c.streaming;
+    const r = await withLinkDown(addr('production-2'), async (takeDown) => {
+      takeDown();
+      return c.exit;
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/production-2/);
+    await expectStagingUntouched(before);
+  });
+
+  it('undo-copy brings the previous staging database back, and keeps the one it replaced', async () => {
+    const r = await ops(['db', 'undo-copy', 'staging', '--yes'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sql('staging', "select string_agg(note, ',' order by id) from items")).toBe('staging a,staging b,staging c');
+    expect((await databases('staging')).split(' ').filter((d) => d.includes('_before_'))).toHaveLength(1);
+    expect((await run('staging', 'staging-2', 'systemctl is-active demo-worker.service')).stdout.trim()).toBe('active');
+  });
+
+  it('backup (0600, complete) and restore round trip', async () => {
+    const file = join(tempDir(), 'production.dump');
+    const b = await ops(['db', 'backup', 'production', '--to', file], { cwd: repo });
+    expect(b.code, b.stderr).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const again = await ops(['db', 'backup', 'production', '--to', file], { cwd: repo });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/exists already/);
+    const r = await ops(['db', 'restore', 'staging', file, '--yes'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await sql('staging', 'select count(*) from items')).toBe('500');
+    expect(await sql('staging', 'select count(*) from item_notes')).toBe('500');
+  });
+
+  it("reset-local-db: staging's database into this machine's PostgreSQL, the old local one kept", async () => {
+    // no services run when CI starts: the local server is started here (or is running already)
+    execFileSync('sh', ['-c', 'pg_ctlcluster 15 main start || pg_ctlcluster 15 main status']);
+    execFileSync('runuser', ['-u', 'postgres', '--', 'sh', '-c', `dropdb --if-exists ${LOCAL_DB}; createdb ${LOCAL_DB} && psql -X -q -d ${LOCAL_DB} -c "create table mine (x int); insert into mine values (42)"`]);
+    const folder = join(tempDir(), 'media');
+    const r = await ops(['reset-local-db', 'staging', '--local-db', LOCAL_DB, '--with-media', folder, '--yes'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(folder, 'sub/cat.txt'), 'utf8')).toBe('cat\n');
+    expect(readFileSync(join(folder, 'dog file.txt'), 'utf8')).toBe("it's a dog\n");
+    const local = (db: string, q: string) => execFileSync('runuser', ['-u', 'postgres', '--', 'psql', '-X', '-At', '-d', db, '-c', q]).toString().trim();
+    expect(local(LOCAL_DB, 'select count(*) from items')).toBe('500');
+    const kept = local('postgres', `select datname from pg_database where datname like '${LOCAL_DB}_before_%'`);
+    expect(local(kept, 'select x from mine')).toBe('42');
+  });
+});

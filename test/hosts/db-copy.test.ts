@@ -215,7 +215,7 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     expect((await run('staging', 'staging-2', 'systemctl is-active demo-worker.service')).stdout.trim()).toBe('active');
   });
 
-  it('backup (0600, complete) and restore round trip', async () => {
+  it('backup (0600, complete) and restore round trip, with --sanitize (and a failing one changes nothing)', async () => {
     const file = join(tempDir(), 'production.dump');
     const b = await ops(['db', 'backup', 'production', '--to', file], { cwd: repo });
     expect(b.code, b.stderr).toBe(0);
@@ -223,9 +223,18 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     const again = await ops(['db', 'backup', 'production', '--to', file], { cwd: repo });
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/exists already/);
-    const r = await ops(['db', 'restore', 'staging', file, '--yes'], { cwd: repo });
+    const scrub = join(tempDir(), 'scrub.sql');
+    writeFileSync(scrub, "update items set note = 'scrubbed' where id > 10;\n");
+    const r = await ops(['db', 'restore', 'staging', file, '--yes', '--sanitize', scrub], { cwd: repo });
     expect(r.code, r.stderr).toBe(0);
-    expect(await sql('staging', 'select count(*) from items')).toBe('500');
+    expect(await sql('staging', "select count(*) filter (where note = 'scrubbed') || '/' || count(*) from items")).toBe('490/500');
+    // a sanitize script that fails stops the restore before the swap
+    writeFileSync(scrub, 'update no_such_table set x = 1;\n');
+    const before = await snapshot();
+    const bad = await ops(['db', 'restore', 'staging', file, '--yes', '--sanitize', scrub], { cwd: repo });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--sanitize .*no_such_table/);
+    await expectStagingUntouched(before);
     expect(await sql('staging', 'select count(*) from item_notes')).toBe('500');
   });
 

@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/: ops.mjs plus chunks/ loaded on demand (each command compiles only
 // what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole dist/ folder.
 import { build } from 'esbuild';
-import { chmodSync, cpSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,5 +37,9 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(`${root}/dist/ops.mjs`, 0o755);
+// ssh2's native AES-GCM/ChaCha20 binding, when npm built it for this machine's Node: found by the
+// bundled ssh2 next to its chunk; a Node it was not built for (a master's) falls back to pure JS.
+const binding = `${root}/node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node`;
+if (existsSync(binding)) cpSync(binding, `${root}/dist/chunks/crypto/build/Release/sshcrypto.node`);
 // The built-in templates travel with the bundle (a project's templates/ overrides them by path).
 cpSync(`${root}/templates`, `${root}/dist/templates`, { recursive: true });

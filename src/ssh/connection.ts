@@ -2,6 +2,7 @@
  * One SSH connection to one host: host key pinned, credentials offered in order, keepalive,
  * connect timeout. Commands run with `exec`; files move with `putFile`/`getFile` over SFTP.
  */
+import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
@@ -137,7 +138,9 @@ export class Connection {
           .then((sock) => client.connect({ ...config, sock }))
           .catch((e: Error) => fail(new OperationError(`${target.name}: cannot reach ${target.address}:${target.port} through ${opts.via?.target.name}: ${e.message}`)));
       } else {
-        client.connect(config);
+        const sock = tcpConnect({ host: target.address, port: target.port });
+        coalesceWrites(sock);
+        client.connect({ ...config, sock });
       }
     });
   }
@@ -238,6 +241,28 @@ export class Connection {
   close(): void {
     this.client.end();
   }
+}
+
+/**
+ * ssh2 hands every packet to the socket in pieces (length, body, tag): each would be a system
+ * call of its own. Corking until the end of the tick sends what one tick wrote as one writev —
+ * a third of the system calls on a bulk stream, and far less CPU per MB.
+ */
+function coalesceWrites(sock: Socket): void {
+  const write = sock.write.bind(sock) as (...a: unknown[]) => boolean;
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    sock.uncork();
+  };
+  (sock as { write: (...a: unknown[]) => boolean }).write = (...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  };
 }
 
 function authMethods(username: string, creds: Credentials): ssh2.AnyAuthMethod[] {

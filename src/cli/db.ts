@@ -17,11 +17,12 @@ function copyOptions(cmd: Command): Command {
   return replaceOptions(cmd)
     .option('--compress <level>', 'pg_dump compression: auto (fits the link, measured first) or 0-9', 'auto')
     .option('--keep-dump <path>', 'also write the dump to this file on your machine (mode 0600)')
+    .option('--direct', "the target db host pulls the dump from the source itself over OpenSSH (the source's pinned host key; a throw-away key authorized for that one command, lent by ops, removed after): ops leaves the data path")
     .option('--with-media', "also copy the app's media folder (streamed into a new folder on each target web host, swapped with the database)");
 }
 
 const COPY_HELP =
-  "Streams pg_dump -Fc from the source db host through ops into pg_restore on the target db host (no dump file anywhere unless --keep-dump), into a new database <db>_incoming_<time>. Only when that is complete: the target's app units are stopped, the names are swapped in one transaction (the old database is kept as <db>_before_<time>, the newest 3 are kept), everything is given to the target's role, the current release's migrations run, the app starts and its health check runs. A failure or Ctrl-C before the swap drops the new database and leaves the target and its app as they were.";
+  "Streams pg_dump -Fc from the source db host through ops (or, with --direct, straight from the source to the target) into pg_restore on the target db host (no dump file anywhere unless --keep-dump), into a new database <db>_incoming_<time>. Only when that is complete: the target's app units are stopped, the names are swapped in one transaction (the old database is kept as <db>_before_<time>, the newest 3 are kept), everything is given to the target's role, the current release's migrations run, the app starts and its health check runs. A failure or Ctrl-C before the swap drops the new database and leaves the target and its app as they were.";
 
 export function registerDbCommands(program: Command): void {
   examples(
@@ -49,7 +50,7 @@ export function registerDbCommands(program: Command): void {
   const db = program.command('db').summary('database copy, backup, restore and undo');
   examples(
     copyOptions(db.command('copy').summary('copy a database between environments').description(COPY_HELP).argument('<from-env>').argument('<to-env>')).action(action(lazy(load, 'copy'))),
-    ['ops db copy production staging', 'ops db copy staging qa --yes --compress 1', 'ops db copy staging production --allow-protected-target --confirm demo_production'],
+    ['ops db copy production staging', 'ops db copy production staging --direct', 'ops db copy staging qa --yes --compress 1', 'ops db copy staging production --allow-protected-target --confirm demo_production'],
   );
   examples(
     addConnectionOptions(

@@ -19,12 +19,13 @@ import { humanBytes, ByteProgress } from '../ui/progress.js';
 import { confirm, Interrupted, isInteractive, readLine } from '../ui/prompt.js';
 import { listEnvironments } from '../pillar/files.js';
 import { AppControl } from './app.js';
+import { DirectPull, type PullSource } from './direct.js';
 import { measureLink } from './link.js';
 import { localMedia, remoteMedia } from './media.js';
 import { beforeName, beforeNames, stamp } from './names.js';
 import { levelForLink, parseCompress, pgDumpArgv, type Level } from './pg.js';
 import { localPg, remotePg, type PgHost } from './pghost.js';
-import { listDatabases, replaceDatabase, swapIn, type LiveDb } from './replace.js';
+import { listDatabases, relayInto, replaceDatabase, swapIn, type LiveDb } from './replace.js';
 import { describeSql } from './sql.js';
 import { fileSink, fileSource, relay } from './stream.js';
 
@@ -127,13 +128,26 @@ async function withSession<T>(ctx: Context, pillar: LoadedPillar, opts: Record<s
   }
 }
 
-async function chooseLevel(ctx: Context, value: 'auto' | number, legs: { from?: Connection; to?: Connection }): Promise<Level> {
+/** --compress: the level given, or (auto) the one that fits the link `measure` reports in MB/s. */
+async function chooseLevel(ctx: Context, value: 'auto' | number, measure: () => Promise<number>): Promise<Level> {
   if (value !== 'auto') return value;
-  const mbps = await measureLink(legs);
+  const mbps = await measure();
   const level = levelForLink(mbps);
   ctx.out.info(`link: ${mbps.toFixed(0)} MB/s → pg_dump ${level === undefined ? 'default compression' : `-Z${level}`}`);
   ctx.out.event('compression', { link_mb_per_s: Math.round(mbps), level: level ?? 'default' });
   return level;
+}
+
+/** The source db host as the target sees it (its private address when it has one), with its pinned keys. */
+function pullSource(src: EnvDb, session: SshSession): PullSource {
+  const server = src.pillar.data.servers[src.host.name];
+  return {
+    name: src.host.name,
+    address: server?.private_address ?? src.host.address,
+    port: src.host.port,
+    user: src.host.user,
+    hostKeys: session.knownHosts.lookup(src.host.address, src.host.port),
+  };
 }
 
 /** `ops db copy FROM TO` and `ops prod-db-to-staging`. */
@@ -146,6 +160,8 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
   const compress = parseCompress(opts.compress);
   const sanitize = typeof opts.sanitize === 'string' ? checkReadable(opts.sanitize, '--sanitize') : undefined;
   const dumpPath = typeof opts.keepDump === 'string' ? checkWritable(opts.keepDump, '--keep-dump') : undefined;
+  const direct = opts.direct === true;
+  if (direct && dumpPath) throw new UsageError('--keep-dump needs the stream to pass through ops: it cannot go with --direct', 'drop --direct to keep the dump, or make a backup with ops db backup');
   if (opts.withMedia === true) {
     needWeb(src);
     needWeb(dst);
@@ -168,16 +184,16 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
       named,
       opts.yes === true,
     );
-    const level = await chooseLevel(ctx, compress, { from: srcConn, to: dstConn });
+    const pull = direct ? await DirectPull.open(ctx.out, session, dst.host, srcConn, pullSource(src, session)) : undefined;
+    const level = await chooseLevel(ctx, compress, () => (pull ? pull.probe() : measureLink({ from: srcConn, to: dstConn })));
     const dump = dumpPath ? fileSink(dumpPath) : undefined;
-    const live: LiveDb = { pg: dstPg, db: dst.db, owner: dst.db, app };
+    const live: LiveDb = { pg: dstPg, db: dst.db, owner: dst.db, app, env: dst.env };
     try {
       const r = await replaceDatabase(ctx.out, live, {
-        source: () => srcPg.start(pgDumpArgv(src.db, level), 'pg_dump'),
-        label: `${src.host.name} → ${dst.host.name}`,
+        load: pull ? pull.loader(pgDumpArgv(src.db, level)) : relayInto(dstPg, () => srcPg.start(pgDumpArgv(src.db, level), 'pg_dump'), dump ? [dump] : []),
+        label: pull ? `${dst.host.name} ← ${src.host.name} (direct)` : `${src.host.name} → ${dst.host.name}`,
         encoding: srcInfo.encoding,
         sanitize,
-        tee: dump ? [dump] : [],
         signal,
         side: opts.withMedia === true ? remoteMedia(ctx.out, session, src.pillar, dst.pillar, user, stamp()) : undefined,
       });
@@ -250,7 +266,7 @@ export const restore: Handler = async (ctx, args, opts) => {
     const app = AppControl.of(session, dst.pillar, user);
     const info = await sizeOf(pg, dst.db);
     await proceed(ctx, [`restore ${file} (${humanBytes(statSync(path).size)})`, `into    ${dst.db} on ${dst.host.name} (${env}, ${sized(info)})`], dst, named, opts.yes === true);
-    const r = await replaceDatabase(ctx.out, { pg, db: dst.db, owner: dst.db, app }, { source: async () => fileSource(path), label: `${file} → ${dst.host.name}`, sanitize, signal });
+    const r = await replaceDatabase(ctx.out, { pg, db: dst.db, owner: dst.db, app, env }, { load: relayInto(pg, async () => fileSource(path)), label: `${file} → ${dst.host.name}`, sanitize, signal });
     ctx.out.result(`restored ${file} into ${dst.db} on ${dst.host.name}${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`);
     return 0;
   });
@@ -272,7 +288,7 @@ export const undoCopy: Handler = async (ctx, args, opts) => {
     const keepAs = names.includes(dst.db) ? beforeName(dst.db, stamp()) : undefined;
     await proceed(ctx, [`make ${previous} live again as ${dst.db} on ${dst.host.name} (${env})`, keepAs ? `keep the current ${dst.db} as ${keepAs}` : `${dst.db} does not exist`], dst, named, opts.yes === true);
     // Keep all copies here: undoing must not drop the one it might be asked to come back to.
-    await swapIn(ctx.out, { pg, db: dst.db, owner: dst.db, app }, previous, keepAs, Number.MAX_SAFE_INTEGER);
+    await swapIn(ctx.out, { pg, db: dst.db, owner: dst.db, app, env }, previous, keepAs, Number.MAX_SAFE_INTEGER);
     ctx.out.result(`${dst.db} on ${dst.host.name} is ${previous} again${keepAs ? ` (the replaced one: ${keepAs})` : ''}`);
     return 0;
   });
@@ -297,8 +313,10 @@ export const resetLocalDb: Handler = async (ctx, args, opts) => {
     const [info, mine] = await Promise.all([sizeOf(srcPg, src.db), sizeOf(pg, local)]);
     if (info.size === undefined) throw new OperationError(`${src.host.name}: there is no database ${src.db}`);
     await confirm(`replace your local database ${local} (${sized(mine)}) with ${src.db} from ${src.host.name} (${sized(info)})?`, { yes: opts.yes === true });
-    const level = await chooseLevel(ctx, compress, { from: conn });
-    const r = await replaceDatabase(ctx.out, { pg, db: local }, { source: () => srcPg.start(pgDumpArgv(src.db, level), 'pg_dump'), label: `${src.host.name} → ${local}`,
+    const level = await chooseLevel(ctx, compress, () => measureLink({ from: conn }));
+    const r = await replaceDatabase(ctx.out, { pg, db: local }, {
+      load: relayInto(pg, () => srcPg.start(pgDumpArgv(src.db, level), 'pg_dump')),
+      label: `${src.host.name} → ${local}`,
       encoding: info.encoding,
       signal,
       side: mediaDir !== undefined ? localMedia(ctx.out, session, src.pillar, opts.user as string | undefined, mediaDir, stamp()) : undefined,

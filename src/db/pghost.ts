@@ -31,8 +31,14 @@ function firstLines(err: string): string {
   return t === '' ? '' : `: ${t}`;
 }
 
+/** A PostgreSQL program as the `postgres` superuser, for a host logged in to as `loginUser`. */
+export function postgresLine(loginUser: string, argv: readonly string[]): string {
+  // From /, which postgres may enter (the login user's home it may not: pg_dump warns).
+  return renderCommand({ argv }, { sudo: 'postgres', cwd: '/' }, { loginUser });
+}
+
 export function remotePg(conn: Connection): PgHost {
-  const line = (argv: readonly string[]) => renderCommand({ argv }, { sudo: 'postgres' }, { loginUser: conn.user });
+  const line = (argv: readonly string[]) => postgresLine(conn.user, argv);
   return {
     name: conn.target.name,
     async sql(sql, db) {

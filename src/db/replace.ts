@@ -25,16 +25,31 @@ export interface LiveDb {
   /** The role that must own everything in it (the env's `<project>_<env>`); none locally. */
   owner?: string;
   app?: AppControl;
+  /** The environment (named in the way back after a failure); none locally. */
+  env?: string;
+}
+
+/** Fills the new, empty database `incoming` from a custom-format dump; returns the bytes moved. */
+export type Loader = (incoming: string, onBytes: (total: number) => void, signal: AbortSignal) => Promise<number>;
+
+/** The dump `source` streams, relayed through ops into pg_restore on `pg` (and into the tees). */
+export function relayInto(pg: PgHost, source: () => Promise<Proc>, tee: Proc[] = []): Loader {
+  return async (incoming, onBytes, signal) => {
+    const src = await source();
+    const dst = await pg.start(pgRestoreArgv(incoming), 'pg_restore').catch((e: unknown) => {
+      src.kill();
+      throw e;
+    });
+    return relay(src, dst, { tee, onBytes, signal });
+  };
 }
 
 export interface ReplaceOptions {
-  /** Starts the stream of a custom-format dump. */
-  source: () => Promise<Proc>;
+  load: Loader;
   /** What the progress line calls the stream. */
   label: string;
   encoding?: string;
   sanitize?: string;
-  tee?: Proc[];
   signal: AbortSignal;
   keep?: number;
   /** Files copied along (--with-media): prepared before the swap, swapped with the database. */
@@ -70,9 +85,7 @@ export async function replaceDatabase(out: Output, live: LiveDb, opts: ReplaceOp
   let bytes = 0;
   try {
     const progress = new ByteProgress(out, opts.label);
-    const src = await opts.source();
-    const dst = await live.pg.start(pgRestoreArgv(incoming), 'pg_restore');
-    bytes = await relay(src, dst, { tee: opts.tee, onBytes: (n) => progress.update(n), signal: opts.signal });
+    bytes = await opts.load(incoming, (n) => progress.update(n), opts.signal);
     out.info(`${opts.label}: ${progress.finish()}`);
     out.event('stream', { what: opts.label, bytes, seconds: progress.seconds });
     if (opts.signal.aborted) throw new Interrupted();
@@ -123,7 +136,7 @@ export async function swapIn(out: Output, live: LiveDb, incoming: string, keepAs
     await live.pg.sql(dropSql(old));
     out.info(`${live.pg.name}: dropped ${old} (keeping the newest ${keep})`);
   }
-  const undo = 'the previous database is back with: ops db undo-copy <env>';
+  const undo = `the previous database is back with: ops db undo-copy ${live.env ?? '<env>'}`;
   let migrated: string | undefined;
   try {
     await side?.swap();

@@ -28,18 +28,35 @@ function tailOf(s: string): string {
   return t === '' ? '' : `: ${t}`;
 }
 
+export interface RemoteProcOptions {
+  /** Sees each line of stderr (split on CR and LF); true keeps it out of the error message. */
+  onStderrLine?: (line: string) => boolean;
+  /** The error for a non-zero exit, given the end of stderr (default: `what failed (exit N): …`). */
+  failure?: (code: number | null, signal: string | undefined, stderrTail: string) => Error;
+}
+
 /** A remote command line, started on `conn`. */
-export async function remoteProc(conn: Connection, line: string, what: string): Promise<Proc> {
+export async function remoteProc(conn: Connection, line: string, what: string, opts: RemoteProcOptions = {}): Promise<Proc> {
   const { channel, done } = await conn.start(line);
   let err = '';
+  let partial = '';
+  const keep = (text: string) => (err = (err + text).slice(-TAIL));
   channel.stderr.on('data', (b: Buffer) => {
-    err = (err + b.toString('utf8')).slice(-TAIL);
+    const see = opts.onStderrLine;
+    if (!see) return keep(b.toString('utf8'));
+    const lines = (partial + b.toString('utf8')).split(/[\r\n]/);
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l !== '' && !see(l)) keep(`${l}\n`);
   });
   let killed = false;
   const finished = done.then(
     (r) => {
+      if (partial !== '' && !opts.onStderrLine?.(partial)) keep(partial);
       if (killed) throw new OperationError(`${what}: stopped`);
-      if (r.code !== 0) throw new OperationError(`${what} failed (${r.code === null ? `signal ${r.signal ?? 'unknown'}` : `exit ${r.code}`})${tailOf(err)}`);
+      if (r.code !== 0) {
+        if (opts.failure) throw opts.failure(r.code, r.signal, tailOf(err).replace(/^: /, ''));
+        throw new OperationError(`${what} failed (${r.code === null ? `signal ${r.signal ?? 'unknown'}` : `exit ${r.code}`})${tailOf(err)}`);
+      }
     },
     (e: Error) => {
       throw new OperationError(`${what}: ${e.message}`);
@@ -171,6 +188,7 @@ export async function relay(from: Proc, to: Proc, opts: RelayOptions = {}): Prom
   };
   const onAbort = () => killAll();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  if (opts.signal?.aborted) killAll(); // an interrupt while the ends were starting
   try {
     // The first end to fail stops the others; its error is the one reported.
     await new Promise<void>((resolve, reject) => {

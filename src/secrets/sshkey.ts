@@ -4,14 +4,15 @@
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
-function sshString(data: Buffer | string): Buffer {
+/** An SSH wire-format string (uint32 length, bytes). */
+export function sshString(data: Buffer | string): Buffer {
   const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const len = Buffer.alloc(4);
   len.writeUInt32BE(b.length);
   return Buffer.concat([len, b]);
 }
 
-function u32(n: number): Buffer {
+export function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n);
   return b;

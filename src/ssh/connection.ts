@@ -24,6 +24,8 @@ export interface ConnectOptions {
   /** Through this already-open connection (jump host). */
   via?: Connection;
   keepaliveMs?: number;
+  /** Lend this agent to every command on the connection (agent forwarding); only for a connection of its own. */
+  forwardAgent?: ssh2.BaseAgent;
 }
 
 /** Refused before login: unknown, changed or revoked host key. */
@@ -112,6 +114,7 @@ export class Connection {
           return false;
         },
         authHandler: authMethods(target.user, opts.credentials) as ssh2.AuthMethod[],
+        ...(opts.forwardAgent ? { agent: opts.forwardAgent, agentForward: true } : {}),
       };
       if (pinnedTypes.length > 0) {
         // Ask for the key type we have pinned, so a host with several keys shows the one we know.

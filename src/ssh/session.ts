@@ -3,7 +3,7 @@
  * jump hosts opened first; all closed at the end.
  */
 import type { Repo } from '../repo.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectOptions } from './connection.js';
 import type { Credentials } from './identities.js';
 import { KnownHosts } from './knownhosts.js';
 import type { Target } from './target.js';
@@ -34,8 +34,18 @@ export function pinFile(repo: Repo, lab: boolean): string {
 
 export class SshSession {
   private readonly conns = new Map<string, Promise<Connection>>();
+  private extra = 0;
 
   constructor(private readonly opts: SessionOptions) {}
+
+  /** The keys ops logs in with (lent to a host by `--direct`) and the pinned host keys. */
+  get credentials(): Credentials {
+    return this.opts.credentials;
+  }
+
+  get knownHosts(): KnownHosts {
+    return this.opts.knownHosts;
+  }
 
   private key(t: Target): string {
     return `${t.user}@${t.address}:${t.port}`;
@@ -45,7 +55,25 @@ export class SshSession {
     const k = this.key(target);
     const existing = this.conns.get(k);
     if (existing) return existing;
-    const p = (async () => {
+    const p = this.open(target, {});
+    this.conns.set(k, p);
+    // A failed connection is not cached as a failure forever within a run's retries.
+    p.catch(() => this.conns.delete(k));
+    return p;
+  }
+
+  /**
+   * A connection of its own to `target` (not shared with other steps), e.g. to lend it an agent;
+   * closed with the others by `closeAll`.
+   */
+  separate(target: Target, extra: Pick<ConnectOptions, 'forwardAgent'>): Promise<Connection> {
+    const p = this.open(target, extra);
+    this.conns.set(`${this.key(target)}#${++this.extra}`, p);
+    return p;
+  }
+
+  private open(target: Target, extra: Pick<ConnectOptions, 'forwardAgent'>): Promise<Connection> {
+    return (async () => {
       const via = target.via ? await this.connect(target.via) : undefined;
       return Connection.open(target, {
         knownHosts: this.opts.knownHosts,
@@ -56,12 +84,9 @@ export class SshSession {
         onPin: this.opts.onPin,
         keepaliveMs: this.opts.keepaliveMs,
         via,
+        ...extra,
       });
     })();
-    this.conns.set(k, p);
-    // A failed connection is not cached as a failure forever within a run's retries.
-    p.catch(() => this.conns.delete(k));
-    return p;
   }
 
   async closeAll(): Promise<void> {

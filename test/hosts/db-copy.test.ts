@@ -43,6 +43,32 @@ const databases = (env: 'production' | 'staging') => sql(env, "select string_agg
 /** What the app sees of staging: its rows and a checksum of every note. */
 const fingerprint = () => sql('staging', "select count(*) || ' ' || md5(string_agg(note, ',' order by id)) from items");
 
+/** The fingerprints of root's logins from `from` accepted by sshd on production-2 so far. */
+async function loginsOnSource(from: string): Promise<string[]> {
+  const r = await run('production', 'production-2', `journalctl -u ssh --no-pager -o cat | grep "Accepted publickey for root from ${from} " || true`);
+  return r.stdout.split('\n').filter((l) => l !== '').map((l) => /(SHA256:\S+)/.exec(l)?.[1] ?? '?');
+}
+
+/** What of a pull is still running (pg_dump on production-2, ssh/pg_restore on staging-2, either script) after up to 10 s. */
+async function pullLeftovers(): Promise<string> {
+  let left = '';
+  for (let i = 0; i < 20; i++) {
+    const src = await run('production', 'production-2', "pgrep -a -x pg_dump; pgrep -a -f 'exec 3<&[0]'; true");
+    const dst = await run('staging', 'staging-2', "pgrep -a -f 'OPS_PULL_KNOWN_HOST[S]|^ssh -F /dev/null|pg_[r]estore'; true");
+    left = (src.stdout + dst.stdout).trim();
+    if (left === '') return left;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return left;
+}
+
+/** Pull keys still authorized on production-2, and pull known_hosts files left on staging-2. */
+async function pullTraces(): Promise<string> {
+  const keys = await run('production', 'production-2', 'grep ops-pull- /root/.ssh/authorized_keys; true');
+  const files = await run('staging', 'staging-2', 'ls /tmp/ops-pull.* 2>/dev/null; true');
+  return (keys.stdout + files.stdout).trim();
+}
+
 /** `ops --json db copy production staging …` as a child process; resolves `streaming` at the first progress event. */
 function startCopy(extra: string[] = []) {
   const child = spawn(process.execPath, [OPS, '--json', 'db', 'copy', 'production', 'staging', '--yes', '--compress', '9', ...extra], {
@@ -70,6 +96,18 @@ async function expectStagingUntouched(before: { rows: string; dbs: string }): Pr
 }
 
 const snapshot = async () => ({ rows: await fingerprint(), dbs: await databases('staging') });
+
+/** A copy interrupted (SIGINT) once it streams: exit 130, the new database dropped, staging as it was. */
+async function interruptCopy(extra: string[]): Promise<void> {
+  const before = await snapshot();
+  const c = startCopy(extra);
+  await c.streaming;
+  c.child.kill('SIGINT');
+  const r = await c.exit;
+  expect(r.code, r.stderr).toBe(130);
+  expect(r.stderr).toMatch(/dropped demo_staging_incoming_\d{8}t\d{6}/);
+  await expectStagingUntouched(before);
+}
 
 beforeAll(async () => {
   requireRoot();
@@ -124,6 +162,7 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
       [['db', 'copy', 'staging', 'production', '--allow-protected-target', '--confirm', 'demo_staging'], /does not name the database to replace \(demo_production\)/],
       [['db', 'restore', 'production', '/etc/hostname', '--yes'], /environment 'production' is protected/],
       [['db', 'copy', 'production', 'staging', '--compress', 'x'], /--compress takes auto or a level/],
+      [['db', 'copy', 'production', 'staging', '--direct', '--keep-dump', join(tempDir(), 'd.dump')], /--keep-dump needs the stream to pass through ops/],
     ];
     for (const [args, message] of cases) {
       const r = await ops(args, { cwd: repo });
@@ -172,14 +211,7 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
   });
 
   it('Ctrl-C mid-stream: exit 130, staging as it was, the new database dropped, the app running', async () => {
-    const before = await snapshot();
-    const c = startCopy();
-    await c.streaming;
-    c.child.kill('SIGINT');
-    const r = await c.exit;
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stderr).toMatch(/dropped demo_staging_incoming_\d{8}t\d{6}/);
-    await expectStagingUntouched(before);
+    await interruptCopy([]);
   });
 
   it("the source's pg_dump killed mid-stream: exit 1, staging as it was", async () => {
@@ -251,5 +283,65 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     expect(local(LOCAL_DB, 'select count(*) from items')).toBe('500');
     const kept = local('postgres', `select datname from pg_database where datname like '${LOCAL_DB}_before_%'`);
     expect(local(kept, 'select x from mine')).toBe('42');
+  });
+
+  it('--direct: staging-2 pulls the dump from production-2 itself, once, with a throw-away key ops lends it and removes after', async () => {
+    await sql('production', "update items set note = 'direct ' || id where id <= 5");
+    expect((await run('staging', 'staging-2', 'ls /root/.ssh/id_* 2>/dev/null | wc -l')).stdout.trim()).toBe('0'); // no key of its own
+    const logins = await loginsOnSource(addr('staging-2'));
+    const r = await ops(['--json', 'db', 'copy', 'production', 'staging', '--yes', '--direct', '--compress', '0'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/staging-2 ← production-2 \(direct\)/);
+    const stream = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; bytes?: number }).find((e) => e.type === 'stream');
+    expect(stream?.bytes).toBeGreaterThan(50_000_000); // counted on staging-2 (dd), -Z0: the uncompressed dump
+    expect(await fingerprint()).toBe(await sql('production', "select count(*) || ' ' || md5(string_agg(note, ',' order by id)) from items"));
+    expect(await sql('staging', 'select note from items where id = 3')).toBe('direct 3');
+    expect(await sql('staging', "select string_agg(distinct pg_get_userbyid(relowner), ',') from pg_class c join pg_namespace n on n.oid = relnamespace where nspname = 'public'")).toBe('demo_staging');
+    // one login from staging-2, with a key that is not the operator's
+    const added = (await loginsOnSource(addr('staging-2'))).slice(logins.length);
+    expect(added).toHaveLength(1);
+    const operatorKey = execFileSync('ssh-keygen', ['-lf', join(repo, '.ops/lab/id_ed25519')]).toString().split(' ')[1];
+    expect(added[0]).toMatch(/^SHA256:/);
+    expect(added[0]).not.toBe(operatorKey);
+    expect(await pullLeftovers()).toBe('');
+    expect(await pullTraces()).toBe('');
+  });
+
+  it('--direct, Ctrl-C mid-stream: exit 130, staging as it was, nothing of the pull left running on either host', async () => {
+    await interruptCopy(['--direct']);
+    expect(await pullLeftovers()).toBe('');
+    expect(await pullTraces()).toBe('');
+  });
+
+  it("--direct, the source's pg_dump killed mid-stream: exit 1 naming it, staging as it was, nothing left running", async () => {
+    const before = await snapshot();
+    const c = startCopy(['--direct']);
+    await c.streaming;
+    const k = await run('production', 'production-2', 'pid=$(pgrep -x pg_dump) && kill -9 $pid && echo killed');
+    expect(k.stdout.trim(), k.stderr).toBe('killed');
+    const r = await c.exit;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/pg_dump on production-2 \(pulled by staging-2\) failed \(exit \d+\)/);
+    await expectStagingUntouched(before);
+    expect(await pullLeftovers()).toBe('');
+    expect(await pullTraces()).toBe('');
+  });
+
+  it("--direct to a host whose key is not the source's pinned one: OpenSSH on the target refuses it, exit 1, staging as it was", async () => {
+    const before = await snapshot();
+    const overlay = join(repo, '.ops/pillar/production.yml');
+    const original = readFileSync(overlay, 'utf8');
+    // the target is sent to its own sshd, whose key is not production-2's pinned one
+    writeFileSync(overlay, original.replace(/(production-2: \{ address: [^,]+,)/, `$1 private_address: ${addr('staging-2')},`));
+    try {
+      const r = await ops(['db', 'copy', 'production', 'staging', '--yes', '--direct', '--compress', '0'], { cwd: repo });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/--direct: staging-2 → production-2 .*ssh failed: .*Host key verification failed/);
+      expect(r.stderr).toMatch(/without --direct the stream goes through ops/);
+    } finally {
+      writeFileSync(overlay, original);
+    }
+    await expectStagingUntouched(before);
+    expect(await pullTraces()).toBe('');
   });
 });

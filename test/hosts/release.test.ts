@@ -372,6 +372,39 @@ describe('locks, history and rollback', () => {
   });
 });
 
+describe('the database replaced under the live release', () => {
+  const work = mkdtempSync(join(tmpdir(), 'ops-db-'));
+  const dump = join(work, 'lab.dump');
+  const script = join(work, 'sanitize.sql');
+
+  it("db restore: the live release's pending migration runs after the swap, the app starts again, its health check passes", async () => {
+    const b = await opsLab(['db', 'backup', 'lab', '--to', dump]);
+    expect(b.code, b.stderr).toBe(0);
+    // the restored copy lacks the live release's 0002_note, as an older production copy would
+    writeFileSync(script, "DROP TABLE hits_note; DELETE FROM django_migrations WHERE app = 'hits' AND name = '0002_note';\n");
+    const r = await opsLab(['db', 'restore', 'lab', dump, '--yes', '--sanitize', script]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/lab-3: migrate: done/);
+    expect(r.stderr).toMatch(/health check: /);
+    const shown = await opsLab(['manage-run', 'lab', '--', 'showmigrations', 'hits']);
+    expect(shown.stdout).toMatch(/\[X\] 0002_note/);
+    expect((await curl('/healthz')).code).toBe('200');
+    expect((await opsLab(['run', 'lab', '--host', 'lab-3', '--', 'systemctl is-active demo-web.service demo-worker.service'])).stdout.trim().split('\n')).toEqual(['active', 'active']);
+  });
+
+  it('a health check that fails after the swap: exit 1 naming the way back, and undo-copy brings the healthy database back', async () => {
+    writeFileSync(script, 'DROP TABLE hits_hit CASCADE;\n');
+    const r = await opsLab(['db', 'restore', 'lab', dump, '--yes', '--sanitize', script]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/health check failed after the copy/);
+    expect(r.stderr).toMatch(/ops db undo-copy lab/);
+    expect((await curl('/healthz')).code).not.toBe('200');
+    const undo = await opsLab(['db', 'undo-copy', 'lab', '--yes']);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect((await curl('/healthz')).code).toBe('200');
+  });
+});
+
 describe('secrets', () => {
   it('no canary secret appears in any output of this run or in the servers\' logs', async () => {
     const logs = await opsLab(['run', 'lab', '--', 'journalctl --no-pager -o cat 2>/dev/null; cat /var/log/nginx/* /var/www/demo/log/* /var/log/postgresql/* /var/log/rabbitmq/* 2>/dev/null; ls -R /var/lib/ops /tmp 2>/dev/null; true']);

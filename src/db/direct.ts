@@ -45,7 +45,7 @@ export interface PullSource {
 
 const ALIAS = 'ops-source';
 const PROBE_BYTES = 32 * 1024 * 1024;
-/** ssh's own failures (cannot connect, host key, login refused); 141: killed by SIGPIPE. */
+/** ssh's own failures (cannot connect, host key, login refused, connection lost); 141: killed by SIGPIPE. */
 const SSH_FAILED = 255;
 const SIGPIPE = 141;
 /** Pull keys in authorized_keys are named `ops-pull-<id>-<unix time>`; older than this, removed. */
@@ -155,16 +155,17 @@ function statuses(line: string): number[] | undefined {
   return m ? (m[1] ?? '').trim().split(' ').map(Number) : undefined;
 }
 
-/** Which part of a pull failed: the login (ssh itself), the remote command, or the local end. */
-export function failedPart(st: readonly number[] | undefined, bytes: number): 'login' | 'remote' | 'local' | 'unknown' {
+/**
+ * Which part of a pull failed, from its statuses (ssh first): ssh itself (it could not connect or
+ * log in, or lost the connection), the command on the source, or the local end. A local end that
+ * fails first makes the part before it die of a closed pipe (141), and ssh then ends with 255.
+ */
+export function failedPart(st: readonly number[] | undefined): 'ssh' | 'remote' | 'local' | 'unknown' {
   if (!st || st.length < 2) return 'unknown';
   const [ssh = 0, ...local] = st;
-  const localFailed = local.some((s) => s !== 0 && s !== SIGPIPE);
-  // a local end that failed first makes ssh die of a closed pipe: 141, or 255 once data flowed
-  if (localFailed && (ssh === 0 || ssh === SIGPIPE || (ssh === SSH_FAILED && bytes > 0))) return 'local';
-  if (ssh === SSH_FAILED) return 'login';
-  if (ssh !== 0) return 'remote';
-  return localFailed ? 'local' : 'unknown';
+  if (ssh === SSH_FAILED && local[0] !== SIGPIPE) return 'ssh';
+  if (ssh !== 0 && ssh !== SIGPIPE && ssh !== SSH_FAILED) return 'remote';
+  return local.some((s) => s !== 0 && s !== SIGPIPE) ? 'local' : 'unknown';
 }
 
 export class DirectPull {
@@ -200,8 +201,14 @@ export class DirectPull {
   }
 
   private async editAuthorizedKeys(drop: string, add: string): Promise<void> {
-    const r = await captureExec(this.srcConn, shellLine(['sh', '-c', EDIT_AUTHORIZED_KEYS, 'sh', drop]), Buffer.from(add));
-    if (r.code !== 0) throw new OperationError(`--direct: cannot ${add ? 'authorize the pull key' : 'remove the pull key'} in ~/.ssh/authorized_keys of ${this.src.user} on ${this.src.name}: ${r.err.trim().split('\n').pop() ?? `exit ${r.code}`}`);
+    const what = `cannot ${add ? 'authorize the pull key in' : 'remove the pull key from'} ~/.ssh/authorized_keys of ${this.src.user} on ${this.src.name}`;
+    let r: Awaited<ReturnType<typeof captureExec>>;
+    try {
+      r = await captureExec(this.srcConn, shellLine(['sh', '-c', EDIT_AUTHORIZED_KEYS, 'sh', drop]), Buffer.from(add));
+    } catch (e) {
+      throw new OperationError(`--direct: ${what}: ${errorMessage(e)}`);
+    }
+    if (r.code !== 0) throw new OperationError(`--direct: ${what}: ${r.err.trim().split('\n').pop() ?? `exit ${r.code}`}`);
   }
 
   /** Removes the pull key again; a failure is only a warning (the key is useless without ops). */
@@ -209,17 +216,19 @@ export class DirectPull {
     try {
       await this.editAuthorizedKeys(marker, '');
     } catch (e) {
-      this.out.warn(`${errorMessage(e)} (harmless: its private half is gone; the next --direct removes it)`);
+      this.out.warn(`${errorMessage(e)} (harmless: its private half is gone with this run; a --direct an hour from now removes it)`);
     }
   }
 
-  private failure(st: number[] | undefined, bytes: number, tail: string, local: string): OperationError {
+  /** `sshLine`: the last stderr line not from pg_dump/pg_restore — ssh's own word when ssh failed. */
+  private failure(st: number[] | undefined, tail: string, local: string, sshLine = ''): OperationError {
     const detail = tail === '' ? '' : `: ${tail}`;
-    const part = failedPart(st, bytes);
-    if (part === 'login') {
+    const part = failedPart(st);
+    if (part === 'ssh') {
       const refused = [...this.agent.refused];
+      const why = sshLine || tail;
       return new OperationError(
-        `--direct: ${this.where}: ssh failed${detail}${refused.length > 0 ? ` (the lent key refused: ${refused.join('; ')})` : ''}`,
+        `--direct: ${this.where}: ssh failed${why === '' ? '' : `: ${why}`}${refused.length > 0 ? ` (the lent key refused: ${refused.join('; ')})` : ''}`,
         `--direct needs ${this.conn.target.name} to reach the sshd of ${this.src.name} at ${this.src.address}:${this.src.port}; without --direct the stream goes through ops`,
       );
     }
@@ -248,10 +257,15 @@ export class DirectPull {
     try {
       const script = pullScript(this.src, remote, '{ dd bs=1 count=1 status=none of=/dev/null; t=${EPOCHREALTIME/./}; n=$(wc -c); echo "$n $(( ${EPOCHREALTIME/./} - t ))"; }');
       let st: number[] | undefined;
+      let sshLine = '';
       let answer = '';
       const proc = await this.start(script, `--direct: measuring ${this.where}`, {
-        onStderrLine: (line) => (st ??= statuses(line)) !== undefined,
-        failure: (_code, _signal, tail) => this.failure(st, 0, tail, 'measuring'),
+        onStderrLine: (line) => {
+          if ((st ??= statuses(line)) !== undefined) return true;
+          sshLine = line;
+          return false;
+        },
+        failure: (_code, _signal, tail) => this.failure(st, tail, 'measuring', sshLine),
       });
       proc.stdout?.on('data', (b: Buffer) => (answer += b.toString('utf8')));
       await proc.done;
@@ -270,6 +284,7 @@ export class DirectPull {
       const marker = await this.authorize(dump);
       let bytes = 0;
       let st: number[] | undefined;
+      let sshLine = '';
       try {
         const restore = postgresLine(this.conn.user, pgRestoreArgv(incoming));
         const script = pullScript(this.src, dump, `dd bs=256k status=progress | ${restore}`);
@@ -282,9 +297,11 @@ export class DirectPull {
               return true;
             }
             st ??= statuses(line);
-            return st !== undefined || /^\d+\+\d+ records (in|out)$/.test(line);
+            if (st !== undefined || /^\d+\+\d+ records (in|out)$/.test(line)) return true;
+            if (!/^pg_(dump|restore): /.test(line)) sshLine = line;
+            return false;
           },
-          failure: (_code, _signal, tail) => this.failure(st, bytes, tail, 'pg_restore'),
+          failure: (_code, _signal, tail) => this.failure(st, tail, 'pg_restore', sshLine),
         });
         proc.stdout?.resume(); // nothing comes out, but its end must be read for the channel to close
         const stop = () => proc.kill();

@@ -344,4 +344,23 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     await expectStagingUntouched(before);
     expect(await pullTraces()).toBe('');
   });
+
+  it("--direct, the source's link dropped mid-stream: exit 1, staging as it was, the pull on staging-2 gone; the pull key left is named", async () => {
+    const before = await snapshot();
+    const c = startCopy(['--direct']);
+    await c.streaming;
+    const r = await withLinkDown(addr('production-2'), async (takeDown) => {
+      takeDown();
+      return c.exit;
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/--direct: staging-2 → production-2 .*ssh failed/);
+    await expectStagingUntouched(before);
+    const left = await run('staging', 'staging-2', "pgrep -a -f 'OPS_PULL_KNOWN_HOST[S]|^ssh -F /dev/null|pg_[r]estore'; ls /tmp/ops-pull.* 2>/dev/null; true");
+    expect(left.stdout.trim()).toBe('');
+    // ops could not reach production-2 to remove the pull key: it says so; the key is useless without ops
+    expect(r.stderr).toMatch(/cannot remove the pull key .* on production-2.*harmless/);
+    const keys = await run('production', 'production-2', "grep -c ops-pull- /root/.ssh/authorized_keys; sed -i '/ops-pull-/d' /root/.ssh/authorized_keys");
+    expect(keys.stdout.trim()).toBe('1');
+  });
 });

@@ -107,13 +107,15 @@ describe('the --direct pull script', () => {
     expect(() => pullScript({ ...source, hostKeys: [] }, 'true', 'cat')).toThrow(/no pinned host key for production-2/);
   });
 
-  it('names the failing part from the statuses (ssh dies of a closed pipe when the local end fails first)', () => {
-    expect(failedPart([255, 0, 0], 0)).toBe('login');
-    expect(failedPart([1, 0, 1], 5000)).toBe('remote');
-    expect(failedPart([255, 141, 1], 5000)).toBe('local');
-    expect(failedPart([141, 141, 1], 5000)).toBe('local');
-    expect(failedPart([0, 0, 1], 5000)).toBe('local');
-    expect(failedPart(undefined, 0)).toBe('unknown');
+  it('names the failing part from the statuses (a local end that fails first leaves a closed pipe behind it)', () => {
+    expect(failedPart([255, 0, 1])).toBe('ssh'); // refused, or the connection lost: the restore saw a cut stream
+    expect(failedPart([255, 0])).toBe('ssh');
+    expect(failedPart([137, 0, 1])).toBe('remote');
+    expect(failedPart([255, 141, 1])).toBe('local');
+    expect(failedPart([141, 141, 1])).toBe('local');
+    expect(failedPart([0, 0, 1])).toBe('local');
+    expect(failedPart([0, 0, 0])).toBe('unknown');
+    expect(failedPart(undefined)).toBe('unknown');
   });
 });
 

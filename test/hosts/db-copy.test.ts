@@ -2,7 +2,8 @@
  * Database operations on real lab hosts: `production` (master production-1, PostgreSQL on
  * production-2) and `staging` (master staging-1, PostgreSQL on staging-2), converged with
  * `ops deploy <env> --no-release`. The copy is killed mid-stream three ways (Ctrl-C, the source's
- * pg_dump killed, the source's link dropped) and must leave staging exactly as it was; bad input
+ * pg_dump killed, the source's link dropped) and must leave staging exactly as it was (and, after
+ * a dropped link, no pg_dump left on the source once its sshd gives up the client); bad input
  * exits 2 before anything is touched; undo-copy, backup/restore and reset-local-db (into this
  * machine's PostgreSQL) round-trip the rows.
  *
@@ -17,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, provisionLab, requireRoot, withLinkDown, type LabHostRow } from '../support/lab.js';
+import { labDown, provisionLab, requireRoot, untilGone, withLinkDown, type LabHostRow } from '../support/lab.js';
 import { OPS, ops, tempDir, tempRepo, type RunResult } from '../support/ops.js';
 
 let repo: string;
@@ -230,12 +231,15 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     const before = await snapshot();
     const c = startCopy();
     await c.streaming;
-    const r = await withLinkDown(addr('production-2'), async (takeDown) => {
+    const { r, left } = await withLinkDown(addr('production-2'), async (takeDown) => {
       takeDown();
-      return c.exit;
+      const exit = await c.exit;
+      // still cut off: production-2's sshd gives up on ops within two minutes, and its pg_dump ends
+      return { r: exit, left: await untilGone(addr('production-2'), 'pg_dump', 120_000) };
     });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/production-2/);
+    expect(left, 'pg_dump still running on production-2').toEqual([]);
     await expectStagingUntouched(before);
   });
 
@@ -349,12 +353,15 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     const before = await snapshot();
     const c = startCopy(['--direct']);
     await c.streaming;
-    const r = await withLinkDown(addr('production-2'), async (takeDown) => {
+    const { r, left: dumps } = await withLinkDown(addr('production-2'), async (takeDown) => {
       takeDown();
-      return c.exit;
+      const exit = await c.exit;
+      // still cut off: production-2's sshd gives up on the pull within two minutes, and its pg_dump ends
+      return { r: exit, left: await untilGone(addr('production-2'), 'pg_dump', 120_000) };
     });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/--direct: staging-2 → production-2 .*ssh failed/);
+    expect(dumps, 'pg_dump still running on production-2').toEqual([]);
     await expectStagingUntouched(before);
     const left = await run('staging', 'staging-2', "pgrep -a -f 'OPS_PULL_KNOWN_HOST[S]|^ssh -F /dev/null|pg_[r]estore'; ls /tmp/ops-pull.* 2>/dev/null; true");
     expect(left.stdout.trim()).toBe('');

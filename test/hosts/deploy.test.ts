@@ -85,7 +85,7 @@ describe('ops deploy lab (master lab-1; db,queue on lab-2; web,balancer,cache,wo
   it('after editing a template, --dry-run shows the diff and changes nothing', async () => {
     const override = join(repo, 'templates/base/sshd-hardening.conf.njk');
     mkdirSync(join(repo, 'templates/base'), { recursive: true });
-    writeFileSync(override, `${readFileSync(join(ROOT, 'templates/base/sshd-hardening.conf.njk'), 'utf8')}ClientAliveInterval 120\n`);
+    writeFileSync(override, `${readFileSync(join(ROOT, 'templates/base/sshd-hardening.conf.njk'), 'utf8')}MaxAuthTries 4\n`);
     try {
       const before = (await run('lab-2', 'sha256sum /etc/ssh/sshd_config.d/ops-hardening.conf')).stdout;
       const r = await ops(['deploy', 'lab', '--dry-run'], { cwd: repo });
@@ -93,7 +93,7 @@ describe('ops deploy lab (master lab-1; db,queue on lab-2; web,balancer,cache,wo
       for (const h of ['lab-1', 'lab-2', 'lab-3']) {
         expect(r.stdout).toMatch(new RegExp(`${h}\\s+\\|\\s+would change\\s+file:/etc/ssh/sshd_config.d/ops-hardening.conf`));
       }
-      expect(r.stdout).toMatch(/\|\s+\+ClientAliveInterval 120/);
+      expect(r.stdout).toMatch(/\|\s+\+MaxAuthTries 4/);
       expect((await run('lab-2', 'sha256sum /etc/ssh/sshd_config.d/ops-hardening.conf')).stdout).toBe(before);
       expect((await deployJson(['--dry-run'])).summary.changed).toBe(3);
     } finally {

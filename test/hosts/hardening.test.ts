@@ -37,8 +37,8 @@ describe('base role', () => {
     expect(alice.stdout).toMatch(/^root\nroot\n$/);
     const groups = await ops(['run', 'lab', '--host', 'lab-2', '-u', 'alice', '--', 'id -nG'], { cwd: repo });
     expect(groups.stdout.trim().split(' ').sort()).toEqual(['adm', 'alice']);
-    const sshd = await ops(['run', 'lab', '--host', 'lab-2', '--', 'sshd -T | grep -E "^(passwordauthentication|permitrootlogin|kbdinteractiveauthentication) "'], { cwd: repo });
-    expect(sshd.stdout).toBe('permitrootlogin without-password\npasswordauthentication no\nkbdinteractiveauthentication no\n');
+    const sshd = await ops(['run', 'lab', '--host', 'lab-2', '--', 'sshd -T | grep -E "^(passwordauthentication|permitrootlogin|kbdinteractiveauthentication|clientaliveinterval|clientalivecountmax) "'], { cwd: repo });
+    expect(sshd.stdout).toBe('clientaliveinterval 10\nclientalivecountmax 3\npermitrootlogin without-password\npasswordauthentication no\nkbdinteractiveauthentication no\n');
     const bob = await ops(['run', 'lab', '--host', 'lab-2', '--', 'getent passwd bob >/dev/null && echo bob; test -e /etc/sudoers.d/ops-admins && grep -c bob /etc/sudoers.d/ops-admins || true'], { cwd: repo });
     expect(bob.stdout).toBe('bob\n0\n');
   });

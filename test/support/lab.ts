@@ -1,5 +1,6 @@
 /** Lab hosts for tests: real Debian machines booted by `ops lab up` (root on Linux). */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { ops, type RunResult } from './ops.js';
 
@@ -53,6 +54,34 @@ export function netnsOf(address: string): string {
 
 export function inNetns(ns: string, argv: string[]): string {
   return execFileSync('ip', ['netns', 'exec', ns, ...argv]).toString();
+}
+
+/**
+ * Waits (up to `ms`) until no process named `comm` runs inside a lab host — read from outside,
+ * through its network namespace, so it works while the host is off the network. Returns what
+ * still ran at the end (empty when they were all gone).
+ */
+export async function untilGone(address: string, comm: string, ms: number): Promise<string[]> {
+  const ns = netnsOf(address);
+  const running = () =>
+    execFileSync('ip', ['netns', 'pids', ns])
+      .toString()
+      .split('\n')
+      .filter((p) => p !== '')
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm;
+        } catch {
+          return false; // ended meanwhile
+        }
+      });
+  const end = Date.now() + ms;
+  let left = running();
+  while (left.length > 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 2000));
+    left = running();
+  }
+  return left;
 }
 
 /** Takes a lab host off the network (its link down) while `fn` runs, then restores link and routes. */

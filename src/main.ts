@@ -1,8 +1,6 @@
 /** Entry point of the bundled CLI (dist/ops.mjs). */
 import { runCli } from './cli/program.js';
-
-declare const OPS_VERSION: string;
-const version = typeof OPS_VERSION === 'string' ? OPS_VERSION : '0.0.0-dev';
+import { version } from './version.js';
 
 // `ops … | head`: a closed pipe ends the output quietly, as it does for other Unix tools.
 // Not for the commands a master runs for the operator (`__converge`, …): when the operator goes

@@ -1,31 +1,45 @@
 /** `ops lab`: real Debian test hosts on this machine (Linux, root). */
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import { action, examples, intOption } from './command.js';
 
 export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
-    .summary('real Debian test hosts on this machine (up, status, down)')
+    .summary('real Debian test hosts on this machine (up, status, down, snapshot)')
     .description('Boots Debian 12 hosts with systemd and sshd in network namespaces on this machine, for trying and testing ops. Needs root on Linux.');
   examples(
     lab
       .command('up')
-      .summary('create or resume lab hosts for an environment')
-      .option('--hosts <n>', 'number of hosts', '3')
+      .summary('create or resume lab hosts for an environment, or boot them from a snapshot')
+      .description(
+        'Boots the lab hosts of an environment (default: lab, 3 hosts). With --from NAME, boots the hosts of a snapshot instead (of every env it holds, or of --env): already converged, at the addresses and with the host keys they had, with the env\'s inventory, keys and secrets put back into .ops/.',
+      )
+      .option('--hosts <n>', 'number of hosts (default: 3)')
+      .option('--from <snapshot>', 'boot the hosts of a snapshot (`ops lab snapshot list`)')
       .action(
         action(async (ctx, _args, opts) => {
-          const { labPreflight, labUp } = await import('../lab/index.js');
+          const { labPreflight, labUp, labUpFrom } = await import('../lab/index.js');
           labPreflight();
+          const started = Date.now();
+          const log = (l: string) => ctx.out.info(l);
+          if (typeof opts.from === 'string') {
+            if (opts.hosts !== undefined) throw new UsageError('--hosts does not go with --from: a snapshot boots the hosts it holds');
+            const list = await labUpFrom(ctx.repo, { snapshot: opts.from, env: ctx.opts.env, log });
+            for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}`);
+            ctx.out.info(`lab from snapshot '${opts.from}': ${list.length} host(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+            return;
+          }
           const env = ctx.opts.env ?? 'lab';
           const hosts = intOption(opts.hosts, '--hosts', 1, 60) ?? 3;
-          const started = Date.now();
-          const list = await labUp(ctx.repo, { env, hosts, log: (l) => ctx.out.info(l) });
+          const list = await labUp(ctx.repo, { env, hosts, log });
           for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}`);
           ctx.out.info(`lab '${env}': ${list.length} host(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),
       ),
-    ['ops lab up', 'ops lab up --env production --hosts 2 && ops lab up --env staging --hosts 2'],
+    ['ops lab up', 'ops lab up --env production --hosts 2 && ops lab up --env staging --hosts 2', 'ops lab up --from demo-converged'],
   );
+  registerSnapshotCommands(lab);
   examples(
     lab
       .command('status')
@@ -82,5 +96,83 @@ export function registerLabCommands(program: Command): void {
         }),
       ),
     ['ops lab down', 'ops lab down --env staging'],
+  );
+}
+
+function registerSnapshotCommands(lab: Command): void {
+  const snap = lab
+    .command('snapshot')
+    .summary('keep the disks of converged lab hosts, to boot them again in seconds (save, list, rm)')
+    .description(
+      'A snapshot keeps the disks of lab hosts as they are (say, after a converge), with their host keys and addresses and the env\'s inventory, keys and secrets from .ops/. `ops lab up --from NAME` boots them again, already converged, in any clone of the repo. Snapshots live in /var/cache/ops-lab/snapshots (outside any clone) and are refused when ops or the base image changed since they were made.',
+    );
+  examples(
+    snap
+      .command('save')
+      .summary("keep the disks of the lab's hosts (all, or one env with --env)")
+      .description(
+        "Each host shuts down cleanly, its disk becomes a layer of the snapshot (nothing is copied), and it boots again on top of it: the lab goes on as it was. A host booted from another snapshot keeps building on it (that one cannot be removed while this one exists).",
+      )
+      .argument('<name>', 'snapshot name (letters, digits, . _ -)')
+      .action(
+        action(async (ctx, args) => {
+          const { saveSnapshot } = await import('../lab/snapshot.js');
+          const m = await saveSnapshot(ctx.repo, { name: String(args[0]), env: ctx.opts.env, log: (l) => ctx.out.info(l) });
+          ctx.out.event('snapshot_saved', { name: m.name, envs: m.envs, hosts: m.hosts.map((h) => h.name) });
+          ctx.out.result(`${m.name}\t${m.envs.join(',')}\t${m.hosts.map((h) => h.name).join(',')}`);
+        }),
+      ),
+    ['ops deploy lab && ops lab snapshot save demo-converged', 'ops lab snapshot save prod-and-staging   # every env of the lab', 'ops lab snapshot save staging-db --env staging'],
+  );
+  examples(
+    snap
+      .command('list')
+      .summary('list snapshots: envs, hosts, when, size, whether they can be used')
+      .action(
+        action(async (ctx) => {
+          const { listSnapshots } = await import('../lab/snapshot.js');
+          const list = await listSnapshots({ size: true });
+          if (ctx.opts.json) {
+            for (const s of list) {
+              ctx.out.event('snapshot', {
+                name: s.name,
+                envs: s.manifest?.envs ?? [],
+                hosts: s.manifest?.hosts.map((h) => h.name) ?? [],
+                created: s.manifest?.created ?? null,
+                ops: s.manifest?.ops ?? null,
+                size_kib: s.sizeKiB ?? null,
+                usable: s.problem === undefined,
+                problem: s.problem ?? null,
+                in_use: s.inUse.length,
+              });
+            }
+            return;
+          }
+          if (list.length === 0) {
+            ctx.out.info('no lab snapshots (make one with `ops lab snapshot save NAME`)');
+            return;
+          }
+          ctx.out.result(['NAME', 'ENVS', 'HOSTS', 'CREATED (UTC)', 'SIZE', 'STATE'].join('\t'));
+          for (const s of list) {
+            const size = s.sizeKiB === undefined ? '-' : `${(s.sizeKiB / 1024).toFixed(0)} MiB`;
+            const state = s.problem ? `unusable: ${s.problem}` : s.inUse.length > 0 ? `ok, in use by ${s.inUse.length} host(s)` : 'ok';
+            ctx.out.result([s.name, s.manifest?.envs.join(',') ?? '-', s.manifest?.hosts.map((h) => h.name).join(',') ?? '-', s.manifest?.created.replace('T', ' ').slice(0, 19) ?? '-', size, state].join('\t'));
+          }
+        }),
+      ),
+    ['ops lab snapshot list', 'ops --json lab snapshot list'],
+  );
+  examples(
+    snap
+      .command('rm')
+      .summary('remove a snapshot (refused while a lab host runs on it)')
+      .argument('<name>', 'snapshot name')
+      .action(
+        action(async (ctx, args) => {
+          const { removeSnapshot } = await import('../lab/snapshot.js');
+          await removeSnapshot({ name: String(args[0]), log: (l) => ctx.out.info(l) });
+        }),
+      ),
+    ['ops lab snapshot rm demo-converged'],
   );
 }

@@ -20,7 +20,8 @@ export interface HostsEntry {
 export interface HostRootSpec {
   dir: string;
   name: string;
-  base: string;
+  /** read-only layers under the host's own upper layer, top first: snapshot layers, then the base */
+  lowers: readonly string[];
   gateway: string;
   proxyPort: number;
   authorizedKey: string;
@@ -75,15 +76,34 @@ export function readHostKey(dir: string): string {
   return `${parts[0]} ${parts[1]}`;
 }
 
-/** Mounts the host's overlay root (creating its layers) and gives it its own identity. */
+function readOr(p: string, fallback: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return fallback;
+  }
+}
+
+export function upperOf(dir: string): string {
+  return join(dir, 'upper');
+}
+
+export function workOf(dir: string): string {
+  return join(dir, 'work');
+}
+
+/**
+ * Mounts the host's overlay root (creating its layers) and gives it its own identity. An identity the disk
+ * already has (a host booted from a snapshot) is kept: machine-id, host keys, and every authorized key.
+ */
 export async function prepareHostRoot(spec: HostRootSpec): Promise<void> {
-  const upper = join(spec.dir, 'upper');
-  const work = join(spec.dir, 'work');
+  const upper = upperOf(spec.dir);
+  const work = workOf(spec.dir);
   const root = rootOf(spec.dir);
   for (const d of [upper, work, root]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  if (!isMounted(root)) await mountOverlay(spec.base, upper, work, root);
+  if (!isMounted(root)) await mountOverlay(spec.lowers, upper, work, root);
 
-  write(root, 'etc/machine-id', `${randomBytes(16).toString('hex')}\n`, 0o444);
+  if (readOr(join(root, 'etc/machine-id'), '').trim() === '') write(root, 'etc/machine-id', `${randomBytes(16).toString('hex')}\n`, 0o444);
   write(root, 'etc/hostname', `${spec.name}\n`);
   write(root, 'etc/hosts', hostsFileText(spec.name, spec.hosts));
   write(root, 'etc/resolv.conf', '# lab host: no DNS; apt goes through the lab proxy\n');
@@ -103,7 +123,10 @@ export async function prepareHostRoot(spec: HostRootSpec): Promise<void> {
 
   mkdirSync(join(root, 'root/.ssh'), { recursive: true, mode: 0o700 });
   chmodSync(join(root, 'root/.ssh'), 0o700);
-  write(root, 'root/.ssh/authorized_keys', `${spec.authorizedKey.trim()}\n`, 0o600);
+  const keys = readOr(join(root, 'root/.ssh/authorized_keys'), '');
+  if (!keys.split('\n').some((l) => l.trim() === spec.authorizedKey.trim())) {
+    write(root, 'root/.ssh/authorized_keys', `${keys}${keys && !keys.endsWith('\n') ? '\n' : ''}${spec.authorizedKey.trim()}\n`, 0o600);
+  }
 
   // host keys of its own (the base has none). No RSA key: generating one costs ~1 s of CPU per host,
   // which dominated the start of 10 hosts; sshd is told to use exactly these two.

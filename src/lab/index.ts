@@ -3,7 +3,7 @@
  * on a private bridge, for trying and testing ops. See DESIGN.md §5.
  */
 export type { LabHostInfo, LabLog } from './types.js';
-export { labUp } from './up.js';
+export { labUp, labUpFrom } from './up.js';
 export { labDown } from './down.js';
 export { labStatus } from './status.js';
 export { labPreflight } from './preflight.js';

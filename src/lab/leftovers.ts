@@ -104,7 +104,7 @@ export function hasLiveProcesses(o: InstanceObjects): boolean {
 }
 
 /** nspawn leaves a lock file named after the root folder's device and inode; remove it with the root. */
-function removeNspawnLock(root: string): void {
+export function removeNspawnLock(root: string): void {
   if (!isMounted(root)) return;
   try {
     const st = statSync(root);
@@ -114,9 +114,12 @@ function removeNspawnLock(root: string): void {
   }
 }
 
-/** Removes one host's objects: processes, overlay mount and folder, namespace, veth, cgroups. */
+/**
+ * Removes one host's objects: processes, overlay mount and folder, namespace, veth, cgroups. Its disk goes
+ * too, so there is nothing a clean shutdown would keep: its processes are killed at once.
+ */
 export async function clearHost(id: string, machine: string, veth: string | undefined, pid?: number): Promise<void> {
-  await stopMachine(machine, pid);
+  await stopMachine(machine, pid, 0);
   const name = machine.slice(`ops-${id}-`.length);
   removeNspawnLock(join(hostDir(id, name), 'root'));
   await removeTree(hostDir(id, name));

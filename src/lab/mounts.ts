@@ -54,9 +54,11 @@ export async function removeTree(dir: string): Promise<void> {
   }
 }
 
-export async function mountOverlay(lower: string, upper: string, work: string, target: string): Promise<void> {
-  for (const p of [lower, upper, work, target]) {
+/** Mounts an overlay of `lowers` (top first) under `upper` at `target`. */
+export async function mountOverlay(lowers: readonly string[], upper: string, work: string, target: string): Promise<void> {
+  if (lowers.length === 0) throw new OperationError('an overlay needs at least one lower layer');
+  for (const p of [...lowers, upper, work, target]) {
     if (/[,:\\\s]/.test(p)) throw new OperationError(`overlay path with unsupported characters: ${p}`);
   }
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]);
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${upper},workdir=${work}`, target]);
 }

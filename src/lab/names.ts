@@ -14,9 +14,11 @@ export const CACHE_DIR = '/var/cache/ops-lab';
 export const VAR_DIR = '/var/lib/ops-lab';
 /** Debian release of the lab hosts; bump BASE_VERSION when the base recipe changes. */
 export const SUITE = 'bookworm';
-export const BASE_VERSION = 'v1';
+export const BASE_VERSION = 'v2';
 export const BASE_DIR = join(CACHE_DIR, `base-${SUITE}-${BASE_VERSION}`);
 export const APT_CACHE_DIR = join(CACHE_DIR, 'apt');
+/** Converged lab snapshots (`ops lab snapshot save`): one folder each, outside any clone like the base. */
+export const SNAPSHOT_DIR = join(CACHE_DIR, 'snapshots');
 export const DEBIAN_MIRROR_HOST = 'deb.debian.org';
 export const DEBIAN_MIRROR = `http://${DEBIAN_MIRROR_HOST}/debian`;
 export const APT_PROXY_PORT = 3142;
@@ -70,6 +72,21 @@ export const MACHINE_RE = /^ops-([0-9a-f]{6})-([a-z][a-z0-9-]*)-(\d+)$/;
 
 /** Env names become host names, namespace names and file names: keep them plain. */
 export const ENV_RE = /^[a-z][a-z0-9-]{0,23}$/;
+
+/** Snapshot names become folder names and overlay mount options (no ',' or ':'): keep them plain. */
+export const SNAPSHOT_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export function checkSnapshotName(name: string): void {
+  if (!SNAPSHOT_NAME_RE.test(name) || name.includes('..')) {
+    throw new UsageError(
+      `snapshot name '${name}' is not usable: use lowercase letters, digits, '.', '_' or '-', starting with a letter or digit (max 63)`,
+    );
+  }
+}
+
+export function snapshotDir(name: string): string {
+  return join(SNAPSHOT_DIR, name);
+}
 
 export function checkEnvName(env: string): void {
   if (!ENV_RE.test(env)) {

@@ -60,6 +60,32 @@ export async function pickSubnet(instance: string, avoid: readonly string[] = []
   throw new OperationError('no free private /24 found in 10.200.0.0/13 for the lab bridge');
 }
 
+/**
+ * What on this machine uses addresses of `prefix`.0/24 (an interface address or a route), other than
+ * `ownBridge`; undefined when the /24 is free.
+ */
+export async function subnetHolder(prefix: string, ownBridge: string): Promise<string | undefined> {
+  const start = ipToInt(`${prefix}.0`);
+  const overlaps = (cidr: string): boolean => {
+    const m = /^(\d+\.\d+\.\d+\.\d+)(?:\/(\d+))?$/.exec(cidr);
+    if (!m || !m[1]) return false;
+    const size = 2 ** (32 - (m[2] === undefined ? 32 : Number(m[2])));
+    const a = Math.floor(ipToInt(m[1]) / size) * size;
+    return a <= start + 255 && start <= a + size - 1;
+  };
+  for (const line of (await run('ip', ['-4', '-o', 'addr', 'show'])).split('\n')) {
+    const dev = line.split(/\s+/)[1] ?? '';
+    const cidr = /\binet (\S+)/.exec(line)?.[1];
+    if (cidr && dev !== ownBridge && overlaps(cidr)) return `address ${cidr} on ${dev}`;
+  }
+  for (const line of (await run('ip', ['-4', 'route', 'show'])).split('\n')) {
+    const words = line.trim().split(/\s+/);
+    const dev = words[words.indexOf('dev') + 1] ?? '';
+    if (words[0] && words[0] !== 'default' && dev !== ownBridge && overlaps(words[0])) return `route ${words[0]} via ${dev}`;
+  }
+  return undefined;
+}
+
 export async function linkNames(): Promise<string[]> {
   const out = await run('ip', ['-o', 'link', 'show']);
   const names: string[] = [];

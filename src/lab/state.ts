@@ -18,6 +18,10 @@ export interface LabHostRecord {
   pid?: number;
   /** `ssh-ed25519 AAAA…` of the host */
   hostKey?: string;
+  /** snapshot layers under the host's own upper layer, top first (the base image comes below them) */
+  layers?: string[];
+  /** the snapshot the host was booted from (`ops lab up --from`) */
+  snapshot?: string;
 }
 
 export interface LabProxyRecord {
@@ -68,6 +72,11 @@ function asHost(v: unknown): LabHostRecord | undefined {
   };
   if (isInt(h.pid)) rec.pid = h.pid;
   if (isStr(h.hostKey)) rec.hostKey = h.hostKey;
+  if (Array.isArray(h.layers)) {
+    if (!h.layers.every(isStr)) return undefined;
+    rec.layers = [...h.layers];
+  }
+  if (isStr(h.snapshot)) rec.snapshot = h.snapshot;
   return rec;
 }
 

@@ -5,7 +5,7 @@
  */
 import { OperationError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
-import { probeOnHost, untilHealthy, type HealthResult } from '../release/health.js';
+import { healthWindow, probeOnHost, untilHealthy, type HealthResult } from '../release/health.js';
 import { manageLine } from '../release/manage.js';
 import { appPaths, appUnits } from '../roles/app.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
@@ -13,8 +13,6 @@ import type { Connection } from '../ssh/connection.js';
 import { selectTargets } from '../ssh/inventory.js';
 import type { SshSession } from '../ssh/session.js';
 import type { Target } from '../ssh/target.js';
-
-const HEALTH_SECONDS = 60;
 
 export class AppControl {
   /** Units that were running (and were stopped), per host. */
@@ -103,6 +101,6 @@ export class AppControl {
     if (!web || !this.webStarted) return undefined;
     const conn = await this.session.connect(web);
     const data = this.pillar.data;
-    return untilHealthy(() => probeOnHost(conn, { port: data.app.port, domain: data.domain, check: data.healthcheck }), HEALTH_SECONDS);
+    return untilHealthy(() => probeOnHost(conn, { port: data.app.port, domain: data.domain, check: data.healthcheck }), healthWindow(data.healthcheck));
   }
 }

@@ -84,6 +84,14 @@ export async function probeOnHost(conn: Connection, opts: { port: number; domain
   return judge(what, Number(first), rest.join('\n'), undefined, opts.check);
 }
 
+/**
+ * How long a health check may take to pass after the app (re)started — a release switch or a
+ * database swap: the pillar's `healthcheck.timeout`, at least 15 s.
+ */
+export function healthWindow(check: Check): number {
+  return Math.max(check.timeout, 15);
+}
+
 /** Retries `probe` until it passes or `seconds` have gone by; the last result is returned. */
 export async function untilHealthy(probe: () => Promise<HealthResult>, seconds: number): Promise<HealthResult> {
   const deadline = Date.now() + seconds * 1000;

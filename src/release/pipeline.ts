@@ -14,7 +14,7 @@ import type { Connection } from '../ssh/connection.js';
 import { captureExec } from '../ssh/command.js';
 import { shellLine } from '../ssh/quote.js';
 import { mapLimit, type SshSession } from '../ssh/session.js';
-import { probeHttp, probeOnHost, untilHealthy, type HealthResult } from './health.js';
+import { healthWindow, probeHttp, probeOnHost, untilHealthy, type HealthResult } from './health.js';
 import { appendHistory, type ReleaseRecord } from './history.js';
 import { manageLine } from './manage.js';
 import { buildInputs, fetchSource } from './source.js';
@@ -267,7 +267,7 @@ export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' |
   const check = ctx.pillar.healthcheck;
   const balancers = ctx.hosts.filter((h) => hasRole(h, 'balancer'));
   ctx.event('release_step', { step: 'health', via: balancers.length > 0 ? 'balancer' : 'web hosts' });
-  const window = Math.max(check.timeout, 15);
+  const window = healthWindow(check);
   if (balancers.length > 0) {
     for (const b of balancers) {
       const r = await untilHealthy(() => probeHttp({ scheme: 'https', address: b.privateAddress, domain: ctx.pillar.domain, check }), window);

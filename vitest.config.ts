@@ -1,27 +1,34 @@
 import { defineConfig } from 'vitest/config';
+import { DEMO } from './test/support/converged-kinds.js';
+import HostsFirstProducers from './test/support/sequencer.js';
+
+/** Real hosts on this machine: each file boots a lab of its own; files of one lane run one at a time. */
+const hostLane = { fileParallelism: false, testTimeout: 900_000, hookTimeout: 900_000 };
 
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
+    reporters: ['default', './test/support/timings-reporter.ts'],
+    sequence: { sequencer: HostsFirstProducers },
     projects: [
       {
         extends: true,
         test: {
+          // No lab: unit, CLI and GnuPG interop tests. `npm test` runs them first and stops if they fail.
           name: 'local',
           include: ['test/unit/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/interop/**/*.test.ts'],
           testTimeout: 60_000,
         },
       },
       {
+        // The files that boot from the demo snapshot (the first of them converges it from bare hosts).
         extends: true,
-        test: {
-          // Real hosts on this machine: one file at a time, generous timeouts.
-          name: 'hosts',
-          include: ['test/lab/**/*.test.ts', 'test/hosts/**/*.test.ts'],
-          fileParallelism: false,
-          testTimeout: 900_000,
-          hookTimeout: 900_000,
-        },
+        test: { name: 'hosts-demo', include: DEMO.lane, ...hostLane },
+      },
+      {
+        // Every other host test: bare hosts, or environments of their own. Runs beside the demo lane.
+        extends: true,
+        test: { name: 'hosts', include: ['test/lab/**/*.test.ts', 'test/hosts/**/*.test.ts'], exclude: DEMO.lane, ...hostLane },
       },
     ],
   },

@@ -116,11 +116,16 @@ beforeAll(async () => {
   writeFileSync(join(repo, 'pillar/production.yml'), 'domain: www.demo.lab.invalid\n# protected: true is the default for production\n');
   writeFileSync(join(repo, 'pillar/staging.yml'), 'domain: staging.demo.lab.invalid\nprotected: false\n');
   writeFileSync(join(repo, 'pillar/qa.yml'), 'servers:\n  qa-1:\n    address: 192.0.2.10\n    roles: [web]\n');
-  for (const env of ['production', 'staging']) {
-    hosts = [...hosts, ...(await provisionLab(repo, { env, hosts: 2, minions: { [`${env}-2`]: 'db' }, secrets: ['DB_PASSWORD'] }))];
-    const d = await ops(['deploy', env, '--no-release'], { cwd: repo });
-    expect(d.code, d.stdout + d.stderr).toBe(0);
-  }
+  // the two environments are independent: set up and converged side by side
+  const envHosts = await Promise.all(
+    ['production', 'staging'].map(async (env) => {
+      const made = await provisionLab(repo, { env, hosts: 2, minions: { [`${env}-2`]: 'db' }, secrets: ['DB_PASSWORD'] });
+      const d = await ops(['deploy', env, '--no-release'], { cwd: repo });
+      expect(d.code, d.stdout + d.stderr).toBe(0);
+      return made;
+    }),
+  );
+  hosts = envHosts.flat();
   // production: a small table whose rows are checked, and ~120 MB of random text so a copy takes a while
   await sql(
     'production',

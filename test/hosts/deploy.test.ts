@@ -1,13 +1,15 @@
 /**
- * The whole provisioning story on three lab hosts, as an operator runs it: setup-master on
- * lab-1, setup-minion db,queue on lab-2 and web,balancer,cache,worker on lab-3, secrets
- * generated into the pillar, `ops deploy lab` — then what the servers serve and refuse.
+ * The whole provisioning story on four bare lab hosts, as an operator runs it: setup-master on
+ * lab-1, setup-minion db,queue,cache on lab-2, web,worker on lab-3 and balancer on lab-4, secrets
+ * generated into the pillar, `ops deploy lab` — then what the servers serve and refuse. The
+ * converged hosts become this run's `demo` snapshot, which the other host tests boot from.
  */
 import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, provisionLab, requireRoot, withLinkDown, type LabHostRow } from '../support/lab.js';
+import { DEMO, offerSnapshot, provisionKind } from '../support/converged.js';
+import { labDown, requireRoot, withLinkDown, type LabHostRow } from '../support/lab.js';
 import { ops, ROOT, tempRepo } from '../support/ops.js';
 
 let repo: string;
@@ -31,31 +33,28 @@ async function deployJson(args: string[] = []): Promise<{ code: number; summary:
 beforeAll(async () => {
   requireRoot();
   repo = tempRepo();
-  hosts = await provisionLab(repo, {
-    hosts: 3,
-    minions: { 'lab-2': 'db,queue', 'lab-3': 'web,balancer,cache,worker' },
-    secrets: ['DB_PASSWORD', 'BROKER_PASSWORD', 'SECRET_KEY'],
-  });
+  hosts = await provisionKind(repo, DEMO);
 });
 
 afterAll(async () => {
   if (repo) await labDown(repo);
 });
 
-describe('ops deploy lab (master lab-1; db,queue on lab-2; web,balancer,cache,worker on lab-3)', () => {
+describe('ops deploy lab (master lab-1; db,queue,cache on lab-2; web,worker on lab-3; balancer on lab-4)', () => {
   it('converges every host', async () => {
     const r = await ops(['deploy', 'lab'], { cwd: repo });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/lab-2\s+succeeded \d+ \(changed \d+\), failed 0/);
-    expect(r.stderr).toMatch(/lab-3\s+succeeded \d+ \(changed \d+\), failed 0/);
+    for (const h of ['lab-2', 'lab-3', 'lab-4']) expect(r.stderr).toMatch(new RegExp(`${h}\\s+succeeded \\d+ \\(changed \\d+\\), failed 0`));
+    // the converged hosts, before any test below changes them, are the run's demo snapshot
+    await offerSnapshot(repo, DEMO);
   });
 
-  it('lab-3 answers HTTPS with a certificate for the pillar domain', async () => {
-    const cert = execFileSync('sh', ['-c', `openssl s_client -connect ${addr('lab-3')}:443 -servername demo.lab.invalid </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName`]).toString();
+  it('lab-4 (the balancer) answers HTTPS with a certificate for the pillar domain', async () => {
+    const cert = execFileSync('sh', ['-c', `openssl s_client -connect ${addr('lab-4')}:443 -servername demo.lab.invalid </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName`]).toString();
     expect(cert).toMatch(/demo\.lab\.invalid/);
-    const code = execFileSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', `demo.lab.invalid:443:${addr('lab-3')}`, 'https://demo.lab.invalid/']).toString();
+    const code = execFileSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '--resolve', `demo.lab.invalid:443:${addr('lab-4')}`, 'https://demo.lab.invalid/']).toString();
     expect(code).toMatch(/^[1-5]\d\d$/);
-    const redirect = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `demo.lab.invalid:80:${addr('lab-3')}`, 'http://demo.lab.invalid/x']).toString();
+    const redirect = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '--resolve', `demo.lab.invalid:80:${addr('lab-4')}`, 'http://demo.lab.invalid/x']).toString();
     expect(redirect).toMatch(/^30[18] https:\/\/demo\.lab\.invalid\/x$/);
   });
 
@@ -90,12 +89,12 @@ describe('ops deploy lab (master lab-1; db,queue on lab-2; web,balancer,cache,wo
       const before = (await run('lab-2', 'sha256sum /etc/ssh/sshd_config.d/ops-hardening.conf')).stdout;
       const r = await ops(['deploy', 'lab', '--dry-run'], { cwd: repo });
       expect(r.code, r.stderr).toBe(0);
-      for (const h of ['lab-1', 'lab-2', 'lab-3']) {
+      for (const h of ['lab-1', 'lab-2', 'lab-3', 'lab-4']) {
         expect(r.stdout).toMatch(new RegExp(`${h}\\s+\\|\\s+would change\\s+file:/etc/ssh/sshd_config.d/ops-hardening.conf`));
       }
       expect(r.stdout).toMatch(/\|\s+\+MaxAuthTries 4/);
       expect((await run('lab-2', 'sha256sum /etc/ssh/sshd_config.d/ops-hardening.conf')).stdout).toBe(before);
-      expect((await deployJson(['--dry-run'])).summary.changed).toBe(3);
+      expect((await deployJson(['--dry-run'])).summary.changed).toBe(4);
     } finally {
       rmSync(join(repo, 'templates'), { recursive: true, force: true });
     }

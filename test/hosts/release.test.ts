@@ -1,6 +1,6 @@
 /**
- * App releases on real lab hosts: lab-1 master (serving the demo app's git repo over SSH),
- * lab-2 db+queue, lab-3 web+balancer+cache+worker. Every secret is a canary value; at the end
+ * App releases on real lab hosts, booted converged from the run's `demo` snapshot: lab-1 master
+ * (serving the demo app's git repo over SSH), lab-2 db+queue+cache, lab-3 web+worker, lab-4 balancer. Every secret is a canary value; at the end
  * every output of the run and the servers' logs are searched for them.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -8,7 +8,8 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, provisionLab, requireRoot, type LabHostRow } from '../support/lab.js';
+import { convergedLab, DEMO } from '../support/converged.js';
+import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
 import { OPS, ops, ROOT, tempRepo, type RunResult } from '../support/ops.js';
 
 let repo: string;
@@ -37,7 +38,7 @@ async function publish(change?: (dir: string) => void): Promise<void> {
 
 function curl(path: string, seconds = 10): Promise<{ code: string; body: string }> {
   return new Promise((resolve) => {
-    const c = spawn('curl', ['-sk', '--max-time', String(seconds), '-w', '\n%{http_code}', '--resolve', `demo.lab.invalid:443:${addr('lab-3')}`, `https://demo.lab.invalid${path}`]);
+    const c = spawn('curl', ['-sk', '--max-time', String(seconds), '-w', '\n%{http_code}', '--resolve', `demo.lab.invalid:443:${addr('lab-4')}`, `https://demo.lab.invalid${path}`]);
     let out = '';
     c.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     c.on('close', () => {
@@ -109,7 +110,7 @@ function deployKilledAt(marker: RegExp): Promise<{ code: number | null; stdout: 
 beforeAll(async () => {
   requireRoot();
   repo = tempRepo();
-  hosts = await provisionLab(repo, { hosts: 3, minions: { 'lab-2': 'db,queue', 'lab-3': 'web,balancer,cache,worker' } });
+  hosts = await convergedLab(repo, DEMO);
   for (const [i, name] of ['SECRET_KEY', 'DB_PASSWORD', 'BROKER_PASSWORD'].entries()) {
     const r = await opsLab(['encrypt', 'lab', name, '--write'], canaries[i]);
     expect(r.code, r.stderr).toBe(0);
@@ -125,7 +126,7 @@ afterAll(async () => {
 describe('ops deploy releases the app', () => {
   let first = '';
 
-  it('the first deploy converges the hosts and releases the app; the page shows the release id', async () => {
+  it('the first deploy converges the new secrets and releases the app; the page shows the release id', async () => {
     const d = await deploy();
     expect(d.code, d.out.stderr + d.out.stdout.slice(-2000)).toBe(0);
     expect(d.release).toMatchObject({ status: 'released' });

@@ -1,6 +1,6 @@
 /**
- * The data services on real lab hosts: master lab-1, db,queue,cache on lab-2, the app (web,worker)
- * on lab-3. After `ops deploy lab`: the app host reaches PostgreSQL, RabbitMQ and the cache with
+ * The data services on real lab hosts, booted converged from the run's `demo` snapshot: master
+ * lab-1, db,queue,cache on lab-2, the app (web,worker) on lab-3, the balancer on lab-4. After `ops deploy lab`: the app host reaches PostgreSQL, RabbitMQ and the cache with
  * the pillar's secrets; the master (not an app host) reaches none of them; secrets appear in no
  * output, log or file where they do not belong; a second deploy changes nothing; a new
  * DB_PASSWORD changes exactly the password. Then the cache switches to Redis.
@@ -9,7 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labDown, provisionLab, requireRoot, type LabHostRow } from '../support/lab.js';
+import { convergedLab, DEMO } from '../support/converged.js';
+import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
 import { ops, tempRepo, type RunResult } from '../support/ops.js';
 
 const NAME = 'demo_lab';
@@ -144,7 +145,7 @@ async function traces(host: string, needle: string): Promise<string> {
 beforeAll(async () => {
   requireRoot();
   repo = tempRepo();
-  hosts = await provisionLab(repo, { hosts: 3, minions: { 'lab-2': 'db,queue,cache', 'lab-3': 'web,worker' }, secrets: ['SECRET_KEY'] });
+  hosts = await convergedLab(repo, DEMO);
   await setSecret('DB_PASSWORD', dbPassword);
   await setSecret('BROKER_PASSWORD', brokerPassword);
 });
@@ -175,7 +176,7 @@ describe('db, queue and cache on lab-2; the app on lab-3; the master on lab-1', 
     const journal = await run('lab-2', 'journalctl --no-pager -o cat | grep -cE "postgresql|rabbitmq"');
     expect(Number(journal.stdout.trim())).toBeGreaterThan(0);
     for (const s of [dbPassword, brokerPassword]) {
-      for (const h of ['lab-1', 'lab-2', 'lab-3']) expect(await traces(h, s), `${h}: journal or files`).toBe('0');
+      for (const h of ['lab-1', 'lab-2', 'lab-3', 'lab-4']) expect(await traces(h, s), `${h}: journal or files`).toBe('0');
     }
     // PostgreSQL holds a SCRAM verifier, RabbitMQ a salted hash: never the password
     const verifier = await run('lab-2', `runuser -u postgres -- psql -X -At -c "select rolpassword from pg_authid where rolname = '${NAME}'"`);

@@ -12,6 +12,7 @@ const TOOLS: ReadonlyArray<readonly [string, string]> = [
   ['ip', 'iproute2'],
   ['mount', 'mount'],
   ['umount', 'mount'],
+  ['nsenter', 'util-linux'],
 ];
 
 export function findTool(name: string): string | undefined {

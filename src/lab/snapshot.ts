@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { errorMessage, OperationError, UsageError } from '../errors.js';
-import { localBundle } from '../provision/bundle.js';
+import { bundleId } from '../provision/bundle.js';
 import { ensureStateDir, type Repo } from '../repo.js';
 import { version } from '../version.js';
 import { baseImageId } from './base-image.js';
@@ -62,7 +62,7 @@ export interface SnapshotManifest {
 const MANIFEST = 'manifest.json';
 
 export function opsIdentity(): string {
-  return `ops ${version} (bundle ${localBundle().id})`;
+  return `ops ${version} (bundle ${bundleId()})`;
 }
 
 export function manifestPath(name: string): string {

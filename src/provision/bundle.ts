@@ -26,7 +26,8 @@ export interface LocalBundle {
   archive: Buffer;
 }
 
-export function localBundle(): LocalBundle {
+/** The files of dist/ and the id of that content. */
+function distFiles(): { entries: TarEntry[]; id: string } {
   const root = distDir();
   const entries: TarEntry[] = [];
   const walk = (d: string) => {
@@ -39,7 +40,16 @@ export function localBundle(): LocalBundle {
   walk(root);
   const hash = createHash('sha256');
   for (const e of entries) hash.update(e.path).update('\0').update(e.data);
-  const id = hash.digest('hex').slice(0, 16);
+  return { entries, id: hash.digest('hex').slice(0, 16) };
+}
+
+/** The id of the running ops bundle (what `/opt/ops/<id>` is named after on a master). */
+export function bundleId(): string {
+  return distFiles().id;
+}
+
+export function localBundle(): LocalBundle {
+  const { entries, id } = distFiles();
   entries.push({ path: 'BUNDLE_ID', data: Buffer.from(`${id}\n`), mode: 0o644 });
   return { id, archive: pack(entries) };
 }

@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { findRepo, type Repo } from '../repo.js';
 import { Output } from '../ui/output.js';
 import { listEnvironments, readDefaultEnvironment } from '../pillar/files.js';
+import { checkEnvironmentName, isEnvironmentName } from '../pillar/forms.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -34,7 +35,7 @@ export class Context {
 
   /** True when `pillar/<name>.yml` (or `.sls`) exists. */
   isEnvironment(name: string): boolean {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) return false;
+    if (!isEnvironmentName(name)) return false;
     return listEnvironments(this.repo).includes(name);
   }
 
@@ -54,6 +55,7 @@ export class Context {
     }
     const env = flag ?? (process.env.OPS_ENV || undefined) ?? readDefaultEnvironment(this.repo);
     const known = listEnvironments(this.repo);
+    if (env !== undefined) checkEnvironmentName(env, `environment name (from ${flag !== undefined ? '-e' : process.env.OPS_ENV ? 'OPS_ENV' : 'default_environment'})`);
     if (env === undefined) {
       throw new UsageError(
         `no environment given`,

@@ -1,6 +1,14 @@
 /** Commands ops runs on a master for itself (hidden from --help). */
 import type { Command } from 'commander';
+import { checkEnvironmentName } from '../pillar/forms.js';
 import { action } from './command.js';
+
+/** The environment named by the operator's ops: checked again here, before it names a path on the master. */
+function envArg(v: unknown): string {
+  const env = String(v ?? '');
+  checkEnvironmentName(env);
+  return env;
+}
 
 export function registerInternalCommands(program: Command): void {
   program
@@ -10,7 +18,7 @@ export function registerInternalCommands(program: Command): void {
     .action(
       action(async (_ctx, args) => {
         const { ensureMasterKeys } = await import('../converge/master-key.js');
-        process.stdout.write(`${JSON.stringify(await ensureMasterKeys(String(args[0]), String(args[1])))}\n`);
+        process.stdout.write(`${JSON.stringify(await ensureMasterKeys(envArg(args[0]), String(args[1])))}\n`);
       }),
     );
   program
@@ -27,7 +35,7 @@ export function registerInternalCommands(program: Command): void {
       action(async (ctx, args, opts) => {
         const { convergeFromSnapshot } = await import('../converge/run.js');
         return convergeFromSnapshot(ctx.out, {
-          env: String(args[0]),
+          env: envArg(args[0]),
           dryRun: opts.dryRun === true,
           only: opts.only as string | undefined,
           branch: opts.branch as string | undefined,
@@ -45,7 +53,7 @@ export function registerInternalCommands(program: Command): void {
       action(async (_ctx, args) => {
         const { readHistory } = await import('../release/history.js');
         const { MASTER_WORK } = await import('../converge/paths.js');
-        process.stdout.write(`${JSON.stringify(readHistory(`${MASTER_WORK}/${String(args[0])}`))}\n`);
+        process.stdout.write(`${JSON.stringify(readHistory(`${MASTER_WORK}/${envArg(args[0])}`))}\n`);
       }),
     );
   program
@@ -57,7 +65,7 @@ export function registerInternalCommands(program: Command): void {
     .action(
       action(async (ctx, args, opts) => {
         const { rollbackFromSnapshot } = await import('../release/rollback.js');
-        return rollbackFromSnapshot(ctx.out, { env: String(args[0]), to: opts.to as string | undefined, check: opts.check === true, by: String(opts.by ?? 'unknown') });
+        return rollbackFromSnapshot(ctx.out, { env: envArg(args[0]), to: opts.to as string | undefined, check: opts.check === true, by: String(opts.by ?? 'unknown') });
       }),
     );
   program
@@ -68,7 +76,7 @@ export function registerInternalCommands(program: Command): void {
       action(async (_ctx, args) => {
         const { decryptOnMaster } = await import('../converge/master-secrets.js');
         const [env, ...names] = args;
-        process.stdout.write(`${JSON.stringify(await decryptOnMaster(String(env), names))}\n`);
+        process.stdout.write(`${JSON.stringify(await decryptOnMaster(envArg(env), names))}\n`);
       }),
     );
   program
@@ -80,8 +88,8 @@ export function registerInternalCommands(program: Command): void {
       action(async (_ctx, args) => {
         const m = await import('../converge/master-secrets.js');
         const [step, env, arg] = args;
-        if (step === 'prepare') process.stdout.write(`${JSON.stringify(await m.rekeyPrepare(String(env), String(arg ?? 'ops')))}\n`);
-        else await m.rekeyCommit(String(env), String(arg));
+        if (step === 'prepare') process.stdout.write(`${JSON.stringify(await m.rekeyPrepare(envArg(env), String(arg ?? 'ops')))}\n`);
+        else await m.rekeyCommit(envArg(env), String(arg));
       }),
     );
 }

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
+import { checkEnvironmentName } from '../pillar/forms.js';
 import { writeNewFile } from '../fsutil.js';
 import { generateKeyPair, readPrivateKey, fingerprintOf, armorPublic } from '../secrets/pgp.js';
 import { generateEd25519 } from '../secrets/sshkey.js';
@@ -20,7 +21,7 @@ export interface MasterKeys {
 }
 
 export async function ensureMasterKeys(env: string, project: string): Promise<MasterKeys> {
-  if (!/^[a-z][a-z0-9_-]*$/.test(env)) throw new UsageError(`bad environment name '${env}'`);
+  checkEnvironmentName(env);
   mkdirSync(MASTER_DIR, { recursive: true, mode: 0o700 });
   chmodSync(MASTER_DIR, 0o700);
   const keyFile = masterKeyFile(env);

@@ -102,7 +102,7 @@ export function pullScript(src: PullSource, remote: string, local: string): stri
     WATCH_INPUT,
     'w=$!',
     'if grep -qw aes /proc/cpuinfo 2>/dev/null; then c=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com; else c=chacha20-poly1305@openssh.com,aes128-gcm@openssh.com; fi',
-    `${shellLine(sshArgv(src))} -c "$c" ${quote(src.address)} -- ${quote(remote)} <&3 | ${local}`,
+    `${shellLine(sshArgv(src))} -c "$c" -- ${quote(src.address)} ${quote(remote)} <&3 | ${local}`,
     's=("${PIPESTATUS[@]}")',
     'kill "$w" 2>/dev/null',
     'echo "ops-pull-status ${s[*]}" >&2',

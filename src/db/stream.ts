@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
+import { redactor } from '../ui/redact.js';
 import { OperationError } from '../errors.js';
 import type { Connection } from '../ssh/connection.js';
 
@@ -24,7 +25,7 @@ export interface Proc {
 const TAIL = 2000;
 
 function tailOf(s: string): string {
-  const t = s.trim().split('\n').slice(-3).join(' | ');
+  const t = redactor.tail(s, TAIL).trim().split('\n').slice(-3).join(' | ');
   return t === '' ? '' : `: ${t}`;
 }
 
@@ -40,7 +41,11 @@ export async function remoteProc(conn: Connection, line: string, what: string, o
   const { channel, done } = await conn.start(line);
   let err = '';
   let partial = '';
-  const keep = (text: string) => (err = (err + text).slice(-TAIL));
+  // a window of whole lines, several times what is shown: redacted whole, then cut (redactor.tail)
+  const keep = (text: string) => {
+    err += text;
+    if (err.length > 8 * TAIL) err = err.slice(err.indexOf('\n', err.length - 4 * TAIL) + 1);
+  };
   channel.stderr.on('data', (b: Buffer) => {
     const see = opts.onStderrLine;
     if (!see) return keep(b.toString('utf8'));
@@ -87,7 +92,8 @@ export function localProc(argv: readonly string[], what: string, opts: { stdout?
   const child = spawn(cmd, args, { stdio: ['pipe', opts.stdout === false ? 'ignore' : 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
-    err = (err + b.toString('utf8')).slice(-TAIL);
+    err += b.toString('utf8');
+    if (err.length > 8 * TAIL) err = err.slice(err.indexOf('\n', err.length - 4 * TAIL) + 1);
   });
   let killed = false;
   const done = new Promise<void>((resolve, reject) => {

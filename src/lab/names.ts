@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { checkEnvironmentName } from '../pillar/forms.js';
 
 /** Machine-wide caches that outlive any clone (base image, apt packages). */
 export const CACHE_DIR = '/var/cache/ops-lab';
@@ -70,8 +71,10 @@ export const BRIDGE_RE = /^opsbr-([0-9a-f]{6})$/;
 export const VETH_RE = /^opsv-([0-9a-f]{6})-(\d+)$/;
 export const MACHINE_RE = /^ops-([0-9a-f]{6})-([a-z][a-z0-9-]*)-(\d+)$/;
 
-/** Env names become host names, namespace names and file names: keep them plain. */
-export const ENV_RE = /^[a-z][a-z0-9-]{0,23}$/;
+/** Lab env names are environment names (host, namespace and file names are made of them). */
+export function checkEnvName(env: string): void {
+  checkEnvironmentName(env, 'lab env name');
+}
 
 /** Snapshot names become folder names and overlay mount options (no ',' or ':'): keep them plain. */
 export const SNAPSHOT_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
@@ -86,12 +89,4 @@ export function checkSnapshotName(name: string): void {
 
 export function snapshotDir(name: string): string {
   return join(SNAPSHOT_DIR, name);
-}
-
-export function checkEnvName(env: string): void {
-  if (!ENV_RE.test(env)) {
-    throw new UsageError(
-      `lab env name '${env}' is not usable: use a lowercase letter, then lowercase letters, digits or '-' (max 24)`,
-    );
-  }
 }

@@ -3,10 +3,18 @@
  * so every comment and the formatting of untouched lines survive. Each edit is verified by
  * parsing the result again.
  */
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLMap } from 'yaml';
 import type { KeyPath } from './source.js';
 
-export class EditError extends Error {}
+export class EditError extends Error {
+  constructor(
+    message: string,
+    /** where in the file, when the problem is a node of it */
+    readonly pos?: { line: number; col: number },
+  ) {
+    super(message);
+  }
+}
 
 function parse(text: string): { doc: Document.Parsed; lines: LineCounter } {
   const lines = new LineCounter();
@@ -85,6 +93,18 @@ export function setEntries(text: string, mapKey: string, entries: ReadonlyArray<
   const splices: Splice[] = [];
   const mapPair = root ? pairIn(root, mapKey) : undefined;
   const map = mapPair?.value;
+  if (mapPair && map !== null && map !== undefined && !(isScalar(map) && map.value === null)) {
+    // Only a mapping of values is edited: anything else is the operator's to fix, never overwritten.
+    const node = map as Node;
+    const at = node.range ? lines.linePos(node.range[0]) : undefined;
+    if (!isMap(map)) throw new EditError(`${mapKey} is ${isSeq(map) ? 'a list' : isScalar(map) ? `the value ${JSON.stringify(String(map.value))}` : 'not a mapping'}, not a mapping of names to values; fix it by hand, nothing was written`, at);
+    for (const it of map.items) {
+      if (!isScalar(it.value) && it.value !== null) {
+        const v = it.value as Node;
+        throw new EditError(`${mapKey}.${String((it.key as { value: unknown }).value)} is not a single value; fix it by hand, nothing was written`, v.range ? lines.linePos(v.range[0]) : at);
+      }
+    }
+  }
   const toAdd: [string, string][] = [];
   for (const [k, v] of entries) {
     if (isMap(map) && pairIn(map, k)) splices.push(fixBlockEnd(text, replaceSplice(text, doc, lines, [mapKey, k], v)));

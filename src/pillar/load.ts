@@ -6,6 +6,7 @@ import { ZodDefault, ZodObject, ZodOptional, ZodRecord, type z } from 'zod';
 import { UsageError } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { environmentFiles, findPillarFile, listEnvironments } from './files.js';
+import { checkEnvironmentName } from './forms.js';
 import { deepMerge } from './merge.js';
 import { pillarSchema, ROLE_ALIASES, type Pillar } from './schema.js';
 import { formatPath, loadPillarFile, locate, PillarError, type KeyPath, type PillarSource } from './source.js';
@@ -22,6 +23,7 @@ export interface LoadedPillar {
 }
 
 export function loadPillar(repo: Repo, env: string): LoadedPillar {
+  checkEnvironmentName(env);
   const envFile = findPillarFile(repo.pillarDir, env);
   if (!envFile) {
     throw new UsageError(`unknown environment '${env}': there is no pillar/${env}.yml`, `environments: ${listEnvironments(repo).join(', ') || 'none'}`);
@@ -57,6 +59,12 @@ function issueToError(issues: z.core.$ZodIssue[], sources: PillarSource[], envFi
     const allowed = keysAt(issue.path);
     message = `unknown key '${key}'${suggest(key, issue.path)}`;
     if (allowed.length > 0 && !message.includes('did you mean')) message += ` (allowed: ${allowed.join(', ')})`;
+  } else if (issue.code === 'invalid_key') {
+    // a record's key: its own rule, at the key
+    message = issue.issues[0]?.message ?? message;
+    preferKey = true;
+  } else if (issue.code === 'custom' && (issue.params as { atKey?: boolean } | undefined)?.atKey) {
+    preferKey = true;
   } else if (issue.code === 'invalid_type' && issue.input === undefined) {
     message = `required key is missing (expected ${issue.expected})`;
   } else if (issue.code === 'invalid_type') {

@@ -5,6 +5,27 @@
  */
 import { z } from 'zod';
 import { PGP_MESSAGE_RE } from './encrypted.js';
+import {
+  ABSOLUTE_PATH_RE,
+  BRANCH_RE,
+  CRON_SCHEDULE_RE,
+  ENV_NAME_RE,
+  ENV_NAME_RULE,
+  GIT_URL_RE,
+  GIT_URL_RULE,
+  HOST_RULE,
+  HTTP_USER_RE,
+  isDomainName,
+  isHostOrAddress,
+  ONE_LINE_RE,
+  PYTHON_REF_RE,
+  RELATIVE_PATH_RE,
+  RESERVED_ACCOUNTS,
+  SERVER_NAME_RE,
+  SSH_PUBLIC_KEY_RE,
+  UNIX_NAME_RE,
+  URL_PATH_RE,
+} from './forms.js';
 
 export const BUILTIN_ROLES = ['master', 'web', 'worker', 'balancer', 'db', 'queue', 'cache'] as const;
 export type BuiltinRole = (typeof BUILTIN_ROLES)[number];
@@ -19,36 +40,43 @@ const name = (what: string) =>
     .regex(/^[a-z][a-z0-9_]{0,30}$/, `${what} must start with a lower-case letter and use only a-z, 0-9 and _ (at most 31)`);
 const port = z.number().int().min(1).max(65535);
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const host = z.string().refine(isHostOrAddress, `must be ${HOST_RULE}`);
+const oneLine = z.string().regex(ONE_LINE_RE, 'must be one line (no line break)');
+const relativePath = z.string().regex(RELATIVE_PATH_RE, 'must be a path inside the repo (relative, no `..`, one line)');
+const pythonRef = z.string().regex(PYTHON_REF_RE, 'must be a Python object reference such as `package.module:app`');
+const unixName = (what: string) => z.string().regex(UNIX_NAME_RE, `${what} must be a Unix name (a-z, 0-9, _ and -, starting with a letter or _, at most 32)`);
+const serverName = z.string().regex(SERVER_NAME_RE, 'a server name (letters, digits, _ . -, at most 63)');
 
 export const serverSchema = z
   .strictObject({
-    address: z.string().min(1).describe('IP address or DNS name ops connects to'),
-    port: port.default(22).describe('SSH port'),
-    user: z.string().min(1).optional().describe('SSH user for first contact (later runs connect as your dev user)'),
+    address: host.describe('IP address or DNS name ops connects to'),
+    port: port.default(22).describe('SSH port (what sshd listens on; the firewall admits it)'),
+    user: unixName('user').optional().describe('SSH user for first contact (later runs connect as your dev user)'),
     roles: z.array(z.string()).default([]).describe('roles: master, web, worker, balancer, db, queue, cache, or a project role'),
-    via: z.string().optional().describe('reach this host through another one (usually `master`)'),
-    private_address: z.string().optional().describe('address the other servers use to reach this one (default: address)'),
+    via: serverName.optional().describe('reach this host through another one (usually `master`)'),
+    private_address: host.optional().describe('address the other servers use to reach this one (default: address)'),
   })
   .describe('one server of the environment');
 
 export const userSchema = z.strictObject({
-  keys: z.array(z.string().min(1)).default([]).describe('SSH public keys (authorized_keys lines)'),
-  groups: z.array(z.string()).default([]).describe('extra Unix groups'),
+  keys: z.array(z.string().regex(SSH_PUBLIC_KEY_RE, 'must be one OpenSSH public key line (type, base64, comment)')).default([]).describe('SSH public keys (authorized_keys lines)'),
+  groups: z.array(unixName('a group')).default([]).describe('extra Unix groups'),
   sudo: z.boolean().default(true).describe('may use sudo (passwordless)'),
-  shell: z.string().default('/bin/bash'),
+  shell: z.string().regex(ABSOLUTE_PATH_RE, 'must be an absolute path such as /bin/bash').default('/bin/bash'),
+  absent: z.boolean().default(false).describe('remove the account and its home from every server'),
 });
 
 export const cronSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9_-]+$/),
-  schedule: z.string().min(9).describe('cron schedule, e.g. "*/5 * * * *"'),
-  command: z.string().min(1).describe('run in the current release, as the app user, with the app environment'),
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  schedule: z.string().regex(CRON_SCHEDULE_RE, 'must be five cron fields (minute hour day month weekday) or @daily, @hourly, …').describe('cron schedule, e.g. "*/5 * * * *"'),
+  command: oneLine.min(1).describe('run in the current release, as the app user, with the app environment'),
   role: z.string().default('worker').describe('servers with this role run it (the first one only when once: true)'),
   once: z.boolean().default(true).describe('run on one server of the role, not all'),
 });
 
 export const projectRoleSchema = z.strictObject({
   description: z.string().optional(),
-  states: z.string().optional().describe('YAML file of states for this role, relative to the repo root'),
+  states: relativePath.optional().describe('YAML file of states for this role, relative to the repo root'),
   requires: z.array(z.string()).default([]).describe('roles whose states must run first'),
 });
 
@@ -56,21 +84,21 @@ export const pillarSchema = z
   .strictObject({
     // project.yml
     project: name('project').describe('short project name; used for users, paths and database names'),
-    default_environment: z.string().optional().describe('environment used when none is given'),
+    default_environment: z.string().regex(ENV_NAME_RE, `must be an environment name: ${ENV_NAME_RULE}`).optional().describe('environment used when none is given'),
     repo: z
       .strictObject({
-        url: z.string().min(1).optional().describe('git URL of the application'),
-        branch: z.string().min(1).default('main'),
+        url: z.string().regex(GIT_URL_RE, `must be a git URL: ${GIT_URL_RULE}`).optional().describe('git URL of the application'),
+        branch: z.string().regex(BRANCH_RE, 'must be a branch name').default('main'),
       })
       .default({ branch: 'main' }),
     app: z
       .strictObject({
         type: z.enum(['django', 'command']).default('django').describe('django, or any app started by start_command'),
-        manage_command: z.string().default('python manage.py').describe('run by manage-run, in the current release'),
-        wsgi: z.string().optional().describe('WSGI application for gunicorn (django default: <project>.wsgi:application)'),
-        start_command: z.string().optional().describe('command that starts the app (type: command); must listen on $PORT'),
-        requirements: z.string().optional().describe('pip requirements file, relative to the app repo: each release gets a virtualenv (with the system packages visible)'),
-        pip_args: z.array(z.string()).default([]).describe('extra pip install arguments, e.g. [--no-index, --find-links, wheels]'),
+        manage_command: oneLine.min(1).default('python manage.py').describe('run by manage-run, in the current release'),
+        wsgi: pythonRef.optional().describe('WSGI application for gunicorn (django default: <project>.wsgi:application)'),
+        start_command: oneLine.min(1).optional().describe('command that starts the app (type: command); must listen on $PORT'),
+        requirements: relativePath.optional().describe('pip requirements file, relative to the app repo: each release gets a virtualenv (with the system packages visible)'),
+        pip_args: z.array(oneLine).default([]).describe('extra pip install arguments, e.g. [--no-index, --find-links, wheels]'),
         port: port.default(8000).describe('port the app server listens on, for balancers'),
         workers: z.number().int().min(1).max(64).default(3),
         collectstatic: z.boolean().default(true),
@@ -80,29 +108,29 @@ export const pillarSchema = z
     releases: z.strictObject({ keep: z.number().int().min(2).max(100).default(5) }).default({ keep: 5 }),
     healthcheck: z
       .strictObject({
-        path: z.string().startsWith('/').default('/'),
+        path: z.string().regex(URL_PATH_RE, 'must be a URL path: / then letters, digits and . _ ~ ! & ( ) * + , = : @ % / ? -').default('/'),
         status: z.number().int().min(100).max(599).default(200),
         timeout: z.number().int().min(1).max(600).default(10).describe('seconds'),
-        contains: z.string().optional().describe('text the response must contain'),
+        contains: oneLine.optional().describe('text the response must contain'),
       })
       .default({ path: '/', status: 200, timeout: 10 }),
     roles: z.record(name('role'), projectRoleSchema).default({}).describe('roles of this project, beside the built-in ones'),
     // devs.yml
-    users: z.record(z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name'), userSchema).default({}),
+    users: z.record(z.string().regex(UNIX_NAME_RE, 'a Unix user name'), userSchema).default({}),
     // <env>.yml
-    domain: z.string().optional().describe('public host name of the site'),
-    branch: z.string().optional().describe('branch deployed to this environment (default: repo.branch)'),
+    domain: z.string().refine(isDomainName, 'must be a host name (letters, digits, - and .)').optional().describe('public host name of the site'),
+    branch: z.string().regex(BRANCH_RE, 'must be a branch name').optional().describe('branch deployed to this environment (default: repo.branch)'),
     protected: orEncrypted(z.boolean()).optional().describe('refuse destructive operations unless overridden (default: true for production)'),
     lab: z.boolean().optional().describe('set by `ops lab`: hosts are lab machines'),
-    servers: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a host name'), serverSchema).default({}),
+    servers: z.record(serverName, serverSchema).default({}),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), scalar).default({}),
     secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name'), z.string()).default({}),
-    http_auth: z.record(z.string().min(1), z.string()).default({}).describe('basic-auth users (balancers only)'),
+    http_auth: z.record(z.string().regex(HTTP_USER_RE, 'a basic-auth user name (no : or blanks)'), z.string().min(1)).default({}).describe('basic-auth users (balancers only)'),
     cron: z.array(cronSchema).default([]),
     cache: z.strictObject({ backend: z.enum(['memcached', 'redis']).default('memcached') }).default({ backend: 'memcached' }),
     worker: z
       .strictObject({
-        app: z.string().optional().describe('Celery app (default: <project>)'),
+        app: pythonRef.optional().describe('Celery app (default: <project>)'),
         concurrency: z.number().int().min(1).max(64).default(2),
         beat: z.boolean().default(true),
       })
@@ -111,6 +139,13 @@ export const pillarSchema = z
   })
   .superRefine((p, ctx) => {
     const valid = new Set<string>([...BUILTIN_ROLES, ...Object.keys(ROLE_ALIASES), ...Object.keys(p.roles)]);
+    if (RESERVED_ACCOUNTS.includes(p.project)) ctx.addIssue({ code: 'custom', path: ['project'], message: `'${p.project}' is an account of the system or of a role: pick another project name (it names the app user)` });
+    for (const u of Object.keys(p.users)) {
+      if (RESERVED_ACCOUNTS.includes(u) || u === p.project) ctx.addIssue({ code: 'custom', path: ['users', u], params: { atKey: true }, message: `'${u}' is ${u === p.project ? "the app's user" : 'an account of the system or of a role'}: an admin needs a name of their own` });
+    }
+    p.cron.forEach((job, i) => {
+      if (!valid.has(job.role)) ctx.addIssue({ code: 'custom', path: ['cron', i, 'role'], message: `unknown role '${job.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });
+    });
     let masters = 0;
     for (const [host, s] of Object.entries(p.servers)) {
       s.roles.forEach((r, i) => {

@@ -2,7 +2,7 @@
  * A parsed pillar file that remembers where every value came from, so that any error can
  * name `file:line:col` and the key path.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { UsageError } from '../errors.js';
@@ -55,7 +55,17 @@ export function parsePillarText(text: string, path: string, display: string): Pi
     const keyPath = pathAtOffset(doc, first.pos[0]);
     throw new PillarError({ file: display, line: pos.line, col: pos.col }, keyPath, yamlMessage(first.code, msg));
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const proto = findKey(doc.contents, '__proto__');
+  if (proto) {
+    const pos = lines.linePos(proto.range?.[0] ?? 0);
+    throw new PillarError({ file: display, line: pos.line, col: pos.col }, undefined, "the key '__proto__' is not allowed in a pillar file");
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 1000 });
+  } catch (e) {
+    throw new PillarError({ file: display, line: 1, col: 1 }, undefined, `YAML: ${(e as Error).message.split('\n')[0] ?? 'cannot read'} (aliases expand to too much)`);
+  }
   if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
     throw new PillarError({ file: display, line: 1, col: 1 }, undefined, 'a pillar file must be a mapping of keys to values');
   }
@@ -67,14 +77,64 @@ function yamlMessage(code: string, msg: string): string {
   return `YAML syntax: ${msg.charAt(0).toLowerCase()}${msg.slice(1)}`;
 }
 
-export function loadPillarFile(path: string, root: string): PillarSource {
-  let text: string;
+/** Pillar files are small (an encrypted 1 MiB value fits): a bigger one is a mistake, or an attack on the parser. */
+export const MAX_PILLAR_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The text of a pillar file, or `undefined` when it does not exist: a folder, a file over 1 MiB or a
+ * symbolic link that leads out of the repo is refused (exit 2, naming it).
+ */
+export function readPillarText(path: string, root: string): string | undefined {
+  const display = displayPath(path, root);
+  let st;
   try {
-    text = readFileSync(path, 'utf8');
+    st = lstatSync(path);
   } catch (e) {
-    throw new UsageError(`cannot read ${displayPath(path, root)}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new UsageError(`cannot read ${display}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
+  if (st.isSymbolicLink()) {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      throw new UsageError(`${display} is a symbolic link to nothing`);
+    }
+    const top = realpathSync(root);
+    if (real !== top && !real.startsWith(`${top}/`)) throw new UsageError(`${display} is a symbolic link out of the repo (to ${real}); ops reads pillar files from the repo only`);
+    st = statSync(path);
+  }
+  if (st.isDirectory()) throw new UsageError(`${display} is a folder, not a pillar file`);
+  if (!st.isFile()) throw new UsageError(`${display} is not a regular file`);
+  if (st.size > MAX_PILLAR_BYTES) throw new UsageError(`${display} is ${Math.round(st.size / 1024)} KiB: a pillar file may hold at most 4 MiB`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${display}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+export function loadPillarFile(path: string, root: string): PillarSource {
+  const text = readPillarText(path, root);
+  if (text === undefined) throw new UsageError(`cannot read ${displayPath(path, root)}: it does not exist`);
   return parsePillarText(text, path, displayPath(path, root));
+}
+
+/** The first key node named `name`, at any depth. */
+function findKey(node: unknown, name: string): Node | undefined {
+  if (isMap(node)) {
+    for (const it of node.items) {
+      if (isScalar(it.key) && String(it.key.value) === name) return it.key as Node;
+      const inner = findKey(it.value, name);
+      if (inner) return inner;
+    }
+  } else if (isSeq(node)) {
+    for (const it of node.items) {
+      const inner = findKey(it, name);
+      if (inner) return inner;
+    }
+  }
+  return undefined;
 }
 
 /** Position of the node at `path` (or the deepest existing ancestor); `depth` says how deep it got. */

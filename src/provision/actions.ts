@@ -11,10 +11,11 @@ import type { MasterKeys } from '../converge/master-key.js';
 import { errorMessage, OperationError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { loadPillar, type LoadedPillar } from '../pillar/load.js';
+import { HOST_RULE, isHostOrAddress, printable, SERVER_NAME_RE } from '../pillar/forms.js';
 import { BUILTIN_ROLES, ROLE_ALIASES } from '../pillar/schema.js';
 import { publicKeyCandidates } from '../secrets/keyfiles.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
-import type { Connection } from '../ssh/connection.js';
+import { HostKeyError, type Connection } from '../ssh/connection.js';
 import { loadCredentials } from '../ssh/identities.js';
 import { localUser, selectTargets } from '../ssh/inventory.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
@@ -22,6 +23,7 @@ import { shellLine } from '../ssh/quote.js';
 import { knownHostsFiles, pinFile, SshSession } from '../ssh/session.js';
 import type { Target } from '../ssh/target.js';
 import { ensureBundle, ensureNode, REMOTE_OPS } from './bundle.js';
+import { confirm, isInteractive } from '../ui/prompt.js';
 import { inventoryFile, isLab, keysDir, recordServer } from './inventory.js';
 
 function parseRoles(pillar: LoadedPillar, spec: string | undefined): string[] {
@@ -34,9 +36,29 @@ function parseRoles(pillar: LoadedPillar, spec: string | undefined): string[] {
   return [...new Set(roles.map((r) => ROLE_ALIASES[r] ?? r))];
 }
 
-function hostOption(opts: Record<string, unknown>, cmd: string): string {
+function hostOption(opts: Record<string, unknown>, cmd: string, pillar?: LoadedPillar): string {
   if (typeof opts.host !== 'string' || opts.host === '') throw new UsageError(`${cmd} needs the host: -H ADDRESS`);
+  const known = pillar && serverNamed(pillar, opts.host);
+  if (!known && !isHostOrAddress(opts.host)) throw new UsageError(`-H '${printable(opts.host)}' is not ${HOST_RULE}`);
   return opts.host;
+}
+
+function nameOption(opts: Record<string, unknown>): string | undefined {
+  if (opts.name === undefined) return undefined;
+  const n = String(opts.name);
+  if (!SERVER_NAME_RE.test(n)) throw new UsageError(`--name '${printable(n)}' is not a server name (letters, digits, _ . -, at most 63)`);
+  return n;
+}
+
+/** A name another record already has (at another address) is never taken over: exit 2 naming both. */
+function checkNameFree(pillar: LoadedPillar, name: string, address: string, where: string): void {
+  const other = pillar.data.servers[name];
+  if (other && other.address !== address) {
+    throw new UsageError(
+      `${where} '${name}' for ${address}, but '${name}' is already the record of ${other.address} in '${pillar.env}'`,
+      `give this host a name of its own with --name, or remove the record of ${other.address} from the inventory first`,
+    );
+  }
 }
 
 async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
@@ -44,29 +66,58 @@ async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<
   return { code: r.code, out: r.out.toString('utf8'), err: r.err };
 }
 
-/** First contact with a host named on the command line: pins its key (or checks --fingerprint). */
+/**
+ * First contact with a host named on the command line. A pinned key is simply checked. An unknown
+ * one is pinned only on an explicit act: `--fingerprint` (it must match), `--accept-new`, or a yes
+ * on the terminal to the fingerprint shown; environments `ops lab up` made pin on their own.
+ */
 async function firstContact(ctx: Context, pillar: LoadedPillar, target: Target, opts: Record<string, unknown>): Promise<{ session: SshSession; conn: Connection }> {
-  const expect = typeof opts.fingerprint === 'string' ? opts.fingerprint : undefined;
+  let expect = typeof opts.fingerprint === 'string' ? opts.fingerprint : undefined;
   if (expect !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(expect)) throw new UsageError(`--fingerprint takes SHA256:… as ssh-keygen -l prints it, got '${expect}'`);
-  let pinned = false;
-  const session = new SshSession({
-    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
-    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
-    connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
-    acceptNewInto: pinFile(ctx.repo, isLab(pillar)),
-    expectFingerprint: expect,
-    onPin: (fp, type) => {
-      pinned = true;
-      ctx.out.info(`${target.name}: first contact — host key ${type} ${fp}${expect ? ' (matches --fingerprint)' : ''}, pinned in ${pinFile(ctx.repo, isLab(pillar)).replace(`${ctx.repo.root}/`, '')}`);
-    },
-  });
+  const into = pinFile(ctx.repo, isLab(pillar));
+  const shown = into.replace(`${ctx.repo.root}/`, '');
+  const open = (pin: boolean) => {
+    let pinned = false;
+    const session = new SshSession({
+      knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
+      credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+      connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
+      acceptNewInto: pin ? into : undefined,
+      expectFingerprint: expect,
+      onPin: (fp, type) => {
+        pinned = true;
+        ctx.out.info(`${target.name}: first contact — host key ${type} ${fp}${expect ? ' (as expected)' : ''}, pinned in ${shown}`);
+      },
+    });
+    return { session, pinned: () => pinned };
+  };
+  const explicit = isLab(pillar) || expect !== undefined || opts.acceptNew === true;
+  let attempt = open(explicit);
   try {
-    const conn = await session.connect(target);
-    if (!pinned) ctx.out.info(`${target.name}: host key already pinned`);
-    return { session, conn };
+    const conn = await attempt.session.connect(target);
+    if (!attempt.pinned()) ctx.out.info(`${target.name}: host key already pinned`);
+    return { session: attempt.session, conn };
   } catch (e) {
-    await session.closeAll();
-    throw e;
+    await attempt.session.closeAll();
+    if (explicit || !(e instanceof HostKeyError) || e.verdict.reason !== 'unknown') throw e;
+    const { type, fingerprint } = e.verdict;
+    if (!isInteractive()) {
+      throw new UsageError(
+        `${target.name} (${target.address}:${target.port}): first contact — host key ${type} ${fingerprint} is not pinned, and there is no terminal to ask`,
+        'check the fingerprint out of band, then pass --fingerprint ' + fingerprint + ' (or --accept-new to trust it as it is)',
+      );
+    }
+    ctx.out.info(`${target.name} (${target.address}:${target.port}) is not known yet. Its host key is ${type} ${fingerprint}.`);
+    await confirm(`Is that the fingerprint you expect? Pin it in ${shown}`, {});
+    // the key the operator saw, and no other, is pinned
+    expect = fingerprint;
+    attempt = open(true);
+    try {
+      return { session: attempt.session, conn: await attempt.session.connect(target) };
+    } catch (e2) {
+      await attempt.session.closeAll();
+      throw e2;
+    }
   }
 }
 
@@ -76,14 +127,15 @@ function serverNamed(pillar: LoadedPillar, address: string): string | undefined 
 
 export const setupMaster: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
-  const address = hostOption(opts, 'setup-master');
   const pillar = loadPillar(ctx.repo, env);
+  const address = hostOption(opts, 'setup-master', pillar);
   const existingMaster = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'));
   const known = serverNamed(pillar, address);
   if (existingMaster && existingMaster[0] !== known && existingMaster[1].address !== address) {
     throw new UsageError(`environment '${env}' already has a master: ${existingMaster[0]} (${existingMaster[1].address})`, 'an environment has one master');
   }
-  const name = (opts.name as string | undefined) ?? known ?? `${env}-master`;
+  const name = nameOption(opts) ?? known ?? `${env}-master`;
+  checkNameFree(pillar, name, pillar.data.servers[known ?? '']?.address ?? address, 'the master would be recorded as');
   const port = intOption(opts.port, '--port', 1, 65535) ?? pillar.data.servers[known ?? '']?.port ?? 22;
   const target: Target = { name, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
   const { session, conn } = await firstContact(ctx, pillar, target, opts);
@@ -134,18 +186,25 @@ export const setupMinion: Handler = async (ctx, args, opts) => {
   if (rest.length > 1) throw new UsageError(`unexpected argument '${rest[1]}'`, 'usage: ops setup-minion [env] ROLE[,ROLE…] -H HOST');
   const pillar = loadPillar(ctx.repo, env);
   const roles = parseRoles(pillar, rest[0]);
-  const address = hostOption(opts, 'setup-minion');
+  const address = hostOption(opts, 'setup-minion', pillar);
+  const given = nameOption(opts);
   const masterKey = masterSshKey(ctx, pillar);
   const master = masterOf(pillar);
   const known = serverNamed(pillar, address);
   const port = intOption(opts.port, '--port', 1, 65535) ?? pillar.data.servers[known ?? '']?.port ?? 22;
-  const target: Target = { name: (opts.name as string | undefined) ?? known ?? address, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
+  const target: Target = { name: given ?? known ?? address, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
+  if (given) checkNameFree(pillar, given, target.address, '--name records the host as');
   const { session, conn } = await firstContact(ctx, pillar, target, opts);
   try {
+    // --name, else the record that has this address, else the host's own short name (checked: it comes from the host)
     let name = target.name;
-    if (!opts.name && !known) {
-      const h = await capture(conn, 'hostname -s');
-      name = h.out.trim() || address;
+    if (!given && !known) {
+      const reported = (await capture(conn, 'hostname -s')).out.trim();
+      if (!SERVER_NAME_RE.test(reported)) {
+        throw new UsageError(`${address} calls itself '${printable(reported)}', which is not a server name`, 'give it one with --name');
+      }
+      name = reported;
+      checkNameFree(pillar, name, target.address, `${address} calls itself`);
     }
     const auth = await capture(
       conn,

@@ -7,6 +7,7 @@
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { Pillar } from '../pillar/schema.js';
+import { redactor } from '../ui/redact.js';
 import type { Connection } from '../ssh/connection.js';
 import { shellLine } from '../ssh/quote.js';
 
@@ -20,7 +21,7 @@ type Check = Pillar['healthcheck'];
 
 function judge(what: string, status: number | undefined, body: string, error: string | undefined, check: Check): HealthResult {
   if (error) return { ok: false, detail: `${what} → ${error}` };
-  if (status !== check.status) return { ok: false, detail: `${what} → ${status} (expected ${check.status})${body ? `: ${body.slice(0, 160).replace(/\s+/g, ' ').trim()}` : ''}` };
+  if (status !== check.status) return { ok: false, detail: `${what} → ${status} (expected ${check.status})${body ? `: ${redactor.head(body, 160).replace(/\s+/g, ' ').trim()}` : ''}` };
   if (check.contains && !body.includes(check.contains)) return { ok: false, detail: `${what} → ${status}, but the answer does not contain '${check.contains}'` };
   return { ok: true, detail: `${what} → ${status}` };
 }

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactor } from '../ui/redact.js';
 
 export interface ReleaseRecord {
   id: string;
@@ -43,7 +44,9 @@ export function readHistory(workDir: string): History {
 export function writeHistory(workDir: string, h: History): void {
   const f = historyFile(workDir);
   const tmp = `${f}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ releases: h.releases.slice(-MAX), rollbacks: h.rollbacks.slice(-MAX) }, null, 1)}\n`, { mode: 0o600 });
+  // what a failed step printed may hold a value the master decrypted: the history keeps it redacted
+  const json = JSON.stringify({ releases: h.releases.slice(-MAX), rollbacks: h.rollbacks.slice(-MAX) }, (_k, v: unknown) => (typeof v === 'string' ? redactor.redact(v) : v), 1);
+  writeFileSync(tmp, `${json}\n`, { mode: 0o600 });
   renameSync(tmp, f);
 }
 

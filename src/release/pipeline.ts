@@ -7,7 +7,7 @@
  */
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
-import { appPaths, appUnits } from '../roles/app.js';
+import { appPaths, appUnits, appUser } from '../roles/app.js';
 import type { Host } from '../roles/context.js';
 import { hasRole } from '../roles/context.js';
 import type { Connection } from '../ssh/connection.js';
@@ -123,23 +123,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     // Build everywhere, in parallel; nothing serves from it yet.
     step('build', { id, commit: source.commit, hosts: states.length });
     await mapLimit(states, 32, async (s) => {
-      const build = [
-        'set -e',
-        `rm -rf ${q(dir)}`,
-        `mkdir -p ${q(dir)}`,
-        `cd ${q(dir)}`,
-        'tar -x --no-same-owner -f -',
-        `printf '%s\\n' ${q(id)} > RELEASE`,
-        `printf '%s\\n' ${q(JSON.stringify(meta))} > .ops-release.json`,
-        `[ -e media ] || ln -s ${q(p.media)} media`,
-        `ln -sfn ${q(p.envFile)} .env`,
-      ];
-      if (venv) {
-        const pip = ['venv/bin/pip', 'install', '--no-input', '--disable-pip-version-check', '--quiet', ...app.pip_args, '-r', app.requirements as string];
-        build.push(`python3 -m venv --system-site-packages venv`, `PIP_NO_CACHE_DIR=1 ${shellLine(pip)}`);
-      }
-      build.push('chmod -R go-w .');
-      await sh(s.conn, build.join('\n'), source.archive);
+      const build = buildScript({ dir, id, meta, paths: p, user: appUser(pillar), venv, pipArgs: app.pip_args, requirements: app.requirements });
+      await sh(s.conn, build, source.archive);
       await check();
       if (django) {
         await sh(s.conn, manageLine({ project: pillar.project, manageCommand: app.manage_command }, ['check'], dir));
@@ -309,4 +294,34 @@ async function prune(s: HostState, releases: string, current: string, keep: numb
 for d in */; do d=\${d%/}; [ -f "$d/.ops-complete" ] || [ "$d" = ${q(current)} ] || rm -rf "$d"; done
 ls -1d */ 2>/dev/null | sed 's:/$::' | sort -r | tail -n +${keep + 1} | while read -r d; do [ "$d" = ${q(current)} ] || rm -rf "$d"; done`,
   );
+}
+
+/**
+ * The shell script that builds a release on an app host from the app's archive on its stdin. The
+ * app's files (its archive, its virtualenv, what pip installs and runs) are made by the app user, so
+ * nothing in them — a symbolic link in the archive, a package's build script — acts as root; then
+ * they become root's and read-only, as the app never writes its own code.
+ */
+export function buildScript(o: { dir: string; id: string; meta: object; paths: { media: string; envFile: string }; user: string; venv: boolean; pipArgs: readonly string[]; requirements: string | undefined }): string {
+  const asApp = [
+    'set -e',
+    `cd ${q(o.dir)}`,
+    'tar -x --no-same-owner -f -',
+    `printf '%s\\n' ${q(o.id)} > RELEASE`,
+    `printf '%s\\n' ${q(JSON.stringify(o.meta))} > .ops-release.json`,
+    `[ -e media ] || ln -s ${q(o.paths.media)} media`,
+    `ln -sfn ${q(o.paths.envFile)} .env`,
+  ];
+  if (o.venv && o.requirements !== undefined) {
+    const pip = ['venv/bin/pip', 'install', '--no-input', '--disable-pip-version-check', '--quiet', ...o.pipArgs, '-r', o.requirements];
+    asApp.push('python3 -m venv --system-site-packages venv', `PIP_NO_CACHE_DIR=1 ${shellLine(pip)}`);
+  }
+  return [
+    'set -e',
+    `rm -rf ${q(o.dir)}`,
+    `install -d -o ${q(o.user)} -g ${q(o.user)} -m 0755 ${q(o.dir)}`,
+    `cd / && ${shellLine(['runuser', '-u', o.user, '--', 'sh', '-c', asApp.join('\n')])}`,
+    `chown -R -h root:root ${q(o.dir)}`,
+    `chmod -R go-w ${q(o.dir)}`,
+  ].join('\n');
 }

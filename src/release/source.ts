@@ -47,7 +47,7 @@ export async function fetchSource(opts: {
   }
   env.GIT_SSH_COMMAND = ssh.map(quote).join(' ');
   try {
-    await git(['--git-dir', mirror, 'fetch', '-q', '--depth', '1', '--no-tags', opts.url, `+refs/heads/${opts.branch}:refs/heads/${opts.branch}`], env);
+    await git(fetchArgv(mirror, opts.url, opts.branch), env);
   } finally {
     rmSync(keyFile, { force: true });
   }
@@ -67,4 +67,9 @@ export async function fetchSource(opts: {
 /** What a release is built from: a new release is made only when this changes. */
 export function buildInputs(source: AppSource, settings: unknown): string {
   return createHash('sha256').update(source.commit).update('\0').update(source.requirements).update('\0').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
+}
+
+/** `git fetch` of the app's branch into the mirror: the URL (data) after `--`, never an option. */
+export function fetchArgv(mirror: string, url: string, branch: string): string[] {
+  return ['--git-dir', mirror, 'fetch', '-q', '--depth', '1', '--no-tags', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`];
 }

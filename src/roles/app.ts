@@ -4,6 +4,7 @@
  * and the one environment file all app processes read.
  */
 import { quote } from '../ssh/quote.js';
+import { systemdExec } from './escape.js';
 import { appHosts, hostsWith, type Host, type RoleContext } from './context.js';
 
 /** Secrets that are never part of the app's environment: they only reach the checkout or balancers. */
@@ -99,10 +100,19 @@ export function appUnits(ctx: { project: string }) {
 }
 
 /**
- * The Python an app command runs with: the release's virtualenv when it has one, else the
- * system's. Used by units, releases and manage-run alike.
+ * The Python an app command runs with (shell text): the release's virtualenv when it has one, else
+ * the system's. Used by units, releases and manage-run alike.
  */
-export function pythonOf(release: string, inSystemdUnit = false): string {
-  const d = inSystemdUnit ? '$$' : '$';
-  return `${d}(test -x ${release}/venv/bin/python && echo ${release}/venv/bin/python || echo /usr/bin/python3)`;
+export function pythonOf(release: string): string {
+  const venv = quote(`${release}/venv/bin/python`);
+  return `$(test -x ${venv} && echo ${venv} || echo /usr/bin/python3)`;
+}
+
+/**
+ * A systemd `ExecStart=` that runs `command` (shell text ops composed of quoted words, plus the
+ * app's own start command where it has one) with the app's environment: `/bin/sh -c …`, the whole
+ * script one systemd word.
+ */
+export function appExecStart(script: string): string {
+  return systemdExec(['/bin/sh', '-c', script]);
 }

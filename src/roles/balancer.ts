@@ -13,7 +13,6 @@ import { hostsWith, text, type RoleContext, type RoleParts } from './context.js'
 export function balancer(ctx: RoleContext): RoleParts {
   const domain = ctx.pillar.domain;
   if (!domain) throw new UsageError(`the balancer role needs a domain: add \`domain:\` to pillar/${ctx.env}.yml`);
-  if (!/^[A-Za-z0-9.-]+$/.test(domain)) throw new UsageError(`domain '${domain}' is not a host name`);
   const p = appPaths(ctx);
   const dir = '/etc/ssl/ops';
   const secrets = ctx.pillar.secrets;
@@ -23,19 +22,20 @@ export function balancer(ctx: RoleContext): RoleParts {
   const key = `${dir}/${domain}${own ? '' : '.self-signed'}.key`;
   const states: State[] = [
     { id: 'pkg:nginx', kind: 'pkg', params: { names: ['nginx', 'openssl'] } },
-    { id: `dir:${dir}`, kind: 'dir', params: { path: dir, mode: 0o750, owner: 'root', group: 'www-data' }, requires: ['pkg:nginx'] },
+    // nginx reads certificates and keys as root (before it drops to www-data): nobody else needs them
+    { id: `dir:${dir}`, kind: 'dir', params: { path: dir, mode: 0o700, owner: 'root', group: 'root' }, requires: ['pkg:nginx'] },
   ];
   if (own) {
     states.push(
       { id: `file:${cert}`, kind: 'file', params: { path: cert, content: text(`${(secrets.ssl_cert ?? '').trim()}\n`), mode: 0o644 }, notify: ['handler:nginx-reload'] },
-      { id: `file:${key}`, kind: 'file', params: { path: key, content: text(`${(secrets.ssl_key ?? '').trim()}\n`), mode: 0o640, owner: 'root', group: 'www-data' }, secret: true, notify: ['handler:nginx-reload'] },
+      { id: `file:${key}`, kind: 'file', params: { path: key, content: text(`${(secrets.ssl_key ?? '').trim()}\n`), mode: 0o600, owner: 'root', group: 'root' }, secret: true, notify: ['handler:nginx-reload'] },
     );
   } else {
     const make = shellLine(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '825', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`, '-keyout', key, '-out', cert]);
     states.push({
       id: `cmd:self-signed:${domain}`,
       kind: 'cmd',
-      params: { run: { line: `umask 027 && ${make} 2>/dev/null && chgrp www-data ${shellLine([key])}` }, creates: cert, describe: `self-signed certificate for ${domain}` },
+      params: { run: { line: `umask 077 && ${make} 2>/dev/null` }, creates: cert, describe: `self-signed certificate for ${domain}` },
       requires: [`dir:${dir}`],
       notify: ['handler:nginx-reload'],
     });

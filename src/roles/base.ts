@@ -12,7 +12,9 @@ export function base(ctx: RoleContext): RoleParts {
   const states: State[] = [{ id: 'pkg:base', kind: 'pkg', params: { names: BASE_PACKAGES } }];
   const keyStates: string[] = [];
   const admins: string[] = [];
-  for (const [name, u] of Object.entries(ctx.pillar.users)) {
+  const users = Object.entries(ctx.pillar.users);
+  for (const [name, u] of users) {
+    if (u.absent) continue;
     const home = `/home/${name}`;
     states.push({ id: `user:${name}`, kind: 'user', params: { name, home, shell: u.shell, groups: u.groups } });
     states.push({ id: `dir:${home}/.ssh`, kind: 'dir', params: { path: `${home}/.ssh`, mode: 0o700, owner: name, group: name }, requires: [`user:${name}`] });
@@ -25,14 +27,16 @@ export function base(ctx: RoleContext): RoleParts {
     keyStates.push(`file:${home}/.ssh/authorized_keys`);
     if (u.sudo) admins.push(name);
   }
-  if (admins.length > 0) {
-    states.push({
-      id: 'file:/etc/sudoers.d/ops-admins',
-      kind: 'file',
-      params: { path: '/etc/sudoers.d/ops-admins', content: text(ctx.tpl.render('base/sudoers.njk', { admins })), mode: 0o440 },
-      requires: ['pkg:base', ...admins.map((a) => `user:${a}`)],
-    });
-  }
+  const listed = users.filter(([, u]) => !u.absent).map(([n]) => n);
+  // Offboarding: admins ops made that devs.yml no longer lists are locked out (or removed when absent).
+  states.push({ id: 'admins', kind: 'admins', params: { listed, absent: users.filter(([, u]) => u.absent).map(([n]) => n) }, requires: listed.map((n) => `user:${n}`) });
+  // Managed with or without admins, so one removed from devs.yml leaves it at the next converge.
+  states.push({
+    id: 'file:/etc/sudoers.d/ops-admins',
+    kind: 'file',
+    params: { path: '/etc/sudoers.d/ops-admins', content: text(ctx.tpl.render('base/sudoers.njk', { admins })), mode: 0o440 },
+    requires: ['pkg:base', ...admins.map((a) => `user:${a}`)],
+  });
   states.push({
     id: 'file:/etc/ssh/sshd_config.d/ops-hardening.conf',
     kind: 'file',
@@ -44,7 +48,7 @@ export function base(ctx: RoleContext): RoleParts {
   return { states, handlers };
 }
 
-/** The firewall, from the rules every role of the host asked for. */
+/** The firewall, from the rules every role of the host asked for; SSH on the port ops reaches the host at (its `port:`). */
 export function firewall(ctx: RoleContext, rules: readonly FirewallRule[]): RoleParts {
   const rendered = rules.map((r) => ({
     port: r.port,
@@ -55,7 +59,7 @@ export function firewall(ctx: RoleContext, rules: readonly FirewallRule[]): Role
   }));
   return {
     states: [
-      { id: 'file:/etc/nftables.conf', kind: 'file', params: { path: '/etc/nftables.conf', content: text(ctx.tpl.render('base/nftables.conf.njk', { rules: rendered })), mode: 0o755 }, requires: ['pkg:base'], notify: ['handler:nftables-reload'] },
+      { id: 'file:/etc/nftables.conf', kind: 'file', params: { path: '/etc/nftables.conf', content: text(ctx.tpl.render('base/nftables.conf.njk', { rules: rendered, ssh_port: ctx.host.port })), mode: 0o755 }, requires: ['pkg:base'], notify: ['handler:nftables-reload'] },
       { id: 'service:nftables', kind: 'service', params: { name: 'nftables', enabled: true, running: true }, requires: ['file:/etc/nftables.conf'] },
     ],
     handlers: [{ id: 'handler:nftables-reload', run: { argv: ['nft', '-f', '/etc/nftables.conf'] } }],

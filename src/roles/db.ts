@@ -3,8 +3,8 @@
  * DB_PASSWORD (handed to PostgreSQL as a SCRAM verifier, never as the password), reachable only
  * from the app hosts — by the firewall and by pg_hba.conf alike.
  */
-import { isIP } from 'node:net';
 import { UsageError } from '../errors.js';
+import { pgHbaAddress } from './escape.js';
 import type { State } from '../states/types.js';
 import { clientsOfServices, PORTS, serviceName } from './app.js';
 import { text, type Host, type HostFacts, type RoleContext, type RoleParts } from './context.js';
@@ -21,10 +21,7 @@ export function postgresVersion(facts: HostFacts): string {
 
 /** A pg_hba.conf address field admitting exactly one host. */
 export function hbaAddress(h: Host): string {
-  const a = h.privateAddress;
-  if (isIP(a) === 4) return `${a}/32`;
-  if (isIP(a) === 6) return `${a}/128`;
-  return a;
+  return pgHbaAddress(h.privateAddress);
 }
 
 export function db(ctx: RoleContext): RoleParts {

@@ -11,12 +11,13 @@
  *   handlers:
  *     restart-search: systemctl restart elasticsearch
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parsePillarText } from '../pillar/source.js';
 import type { Handler, State } from '../states/types.js';
+import { redactor } from '../ui/redact.js';
 import type { RoleBuilder, RoleContext } from './context.js';
 
 const mode = z.union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()]).transform((m) => (typeof m === 'number' ? m : parseInt(m, 8)));
@@ -26,7 +27,7 @@ const stateSchema = z.union([
   z.strictObject({ pkg: z.array(z.string()).min(1) }),
   z.strictObject({ apt_repo: z.strictObject({ name: z.string().regex(/^[a-z0-9-]+$/), key: z.string(), uris: z.string(), suites: z.string(), components: z.string() }) }),
   z.strictObject({
-    file: z.strictObject({ path: z.string().startsWith('/'), template: z.string().optional(), content: z.string().optional(), mode: mode.default(0o644), owner: z.string().default('root'), group: z.string().default('root'), ...common }),
+    file: z.strictObject({ path: z.string().startsWith('/'), template: z.string().optional(), content: z.string().optional(), mode: mode.optional(), owner: z.string().default('root'), group: z.string().default('root'), ...common }),
   }),
   z.strictObject({ dir: z.strictObject({ path: z.string().startsWith('/'), mode: mode.default(0o755), owner: z.string().default('root'), group: z.string().default('root'), ...common }) }),
   z.strictObject({ symlink: z.strictObject({ path: z.string().startsWith('/'), target: z.string(), ...common }) }),
@@ -38,8 +39,24 @@ const stateSchema = z.union([
 
 const fileSchema = z.strictObject({ states: z.array(stateSchema).default([]), handlers: z.record(z.string(), z.string()).default({}) });
 
+/** A file of the repo snapshot named by a role: relative, inside it (no `..`, no symbolic link out of it). */
+function repoFile(repoRoot: string, rel: string, what: string): string {
+  const top = realpathSync(repoRoot);
+  const path = resolve(top, rel);
+  let real = path;
+  try {
+    real = realpathSync(path);
+  } catch {
+    // missing: the caller says so
+  }
+  if (isAbsolute(rel) || (path !== top && !path.startsWith(`${top}/`)) || (real !== top && !real.startsWith(`${top}/`))) {
+    throw new UsageError(`${what} ${rel} is not a file of the repo`, 'name files of the repo with paths relative to its root');
+  }
+  return path;
+}
+
 function load(ctx: RoleContext, repoRoot: string, name: string, file: string) {
-  const path = join(repoRoot, file);
+  const path = repoFile(repoRoot, file, `role '${name}': its states file`);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -70,9 +87,10 @@ export function projectRoles(ctx: RoleContext, repoRoot: string): Record<string,
         if ('pkg' in s) states.push({ id: `pkg:${name}:${i}`, kind: 'pkg', params: { names: s.pkg } });
         else if ('apt_repo' in s) {
           const r = s.apt_repo;
+          const keyPath = repoFile(repoRoot, r.key, `role '${name}': apt_repo ${r.name}: key file`);
           let key: Buffer;
           try {
-            key = readFileSync(join(repoRoot, r.key));
+            key = readFileSync(keyPath);
           } catch {
             throw new UsageError(`role '${name}': apt_repo ${r.name}: key file ${r.key} not found in the repo`);
           }
@@ -81,7 +99,9 @@ export function projectRoles(ctx: RoleContext, repoRoot: string): Record<string,
           const f = s.file;
           if ((f.template === undefined) === (f.content === undefined)) throw new UsageError(`role '${name}': file ${f.path}: give exactly one of template or content`);
           const content = f.template !== undefined ? c.tpl.render(f.template, { env: c.env, project: c.project, host: c.host, hosts: c.hosts, pillar: c.pillar }) : (f.content ?? '');
-          states.push({ id: `file:${f.path}`, kind: 'file', params: { path: f.path, content: Buffer.from(content), mode: f.mode, owner: f.owner, group: f.group }, ...extra(f) });
+          // A file made from a secret of the pillar: no diff of it is ever shown, and only root reads it unless the role says otherwise.
+          const secret = redactor.redact(content) !== content;
+          states.push({ id: `file:${f.path}`, kind: 'file', params: { path: f.path, content: Buffer.from(content), mode: f.mode ?? (secret ? 0o600 : 0o644), owner: f.owner, group: f.group }, ...(secret ? { secret: true } : {}), ...extra(f) });
         } else if ('dir' in s) states.push({ id: `dir:${s.dir.path}`, kind: 'dir', params: s.dir, ...extra(s.dir) });
         else if ('symlink' in s) states.push({ id: `symlink:${s.symlink.path}`, kind: 'symlink', params: s.symlink, ...extra(s.symlink) });
         else if ('user' in s) states.push({ id: `user:${s.user.name}`, kind: 'user', params: s.user });

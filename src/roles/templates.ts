@@ -7,6 +7,8 @@ import { dirname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import { UsageError } from '../errors.js';
+import { quote } from '../ssh/quote.js';
+import { cronCommand, nginxString, pgHbaAddress, systemdWord } from './escape.js';
 
 /** The built-in templates: next to the bundle (dist/templates) or, from source, the repo's own. */
 export function builtinTemplatesDir(): string {
@@ -37,7 +39,12 @@ export interface Templates {
 export function templates(projectDir: string | undefined): Templates {
   const dirs = [...(projectDir ? [projectDir] : []), builtinTemplatesDir()];
   const env = new nunjucks.Environment(new OverridingLoader(dirs), { autoescape: false, throwOnUndefined: true, trimBlocks: true, lstripBlocks: true });
-  env.addFilter('shquote', (v: unknown) => `'${String(v).replace(/'/g, `'\\''`)}'`);
+  // The escaping functions of each format (src/roles/escape.ts), for the built-in and a project's templates.
+  env.addFilter('sh', (v: unknown) => quote(String(v)));
+  env.addFilter('systemd', (v: unknown) => systemdWord(String(v)));
+  env.addFilter('cron', (v: unknown) => cronCommand(String(v)));
+  env.addFilter('nginx', (v: unknown) => nginxString(String(v)));
+  env.addFilter('pg_hba', (v: unknown) => pgHbaAddress(String(v)));
   return {
     render(name, vars) {
       try {

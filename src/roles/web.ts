@@ -6,7 +6,9 @@
  */
 import { UsageError } from '../errors.js';
 import type { Handler, State } from '../states/types.js';
-import { appEnvironment, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
+import { quote, shellLine } from '../ssh/quote.js';
+import { appEnvironment, appExecStart, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
+import { cronCommand } from './escape.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
 
 /** What web and worker hosts share: user, layout, env file, launcher, packages, logrotate, cron. */
@@ -39,7 +41,12 @@ export function appBase(ctx: RoleContext): RoleParts {
   const jobs = cronJobsFor(ctx);
   const cronFile = `/etc/cron.d/${ctx.project.replace(/[^a-z0-9_-]/g, '-')}`;
   if (jobs.length > 0) {
-    states.push({ id: `file:${cronFile}`, kind: 'file', params: { path: cronFile, content: text(ctx.tpl.render('web/cron.njk', { jobs, paths: p, user, with_env: WITH_ENV })), mode: 0o644 } });
+    // each job's command line, for cron: in the current release, with the app's environment, logged
+    const lines = jobs.map((job) => ({
+      ...job,
+      line: cronCommand(`cd ${quote(p.current)} && ${shellLine([WITH_ENV, p.envFile, 'sh', '-c', job.command])} >> ${quote(`${p.log}/cron-${job.name}.log`)} 2>&1`),
+    }));
+    states.push({ id: `file:${cronFile}`, kind: 'file', params: { path: cronFile, content: text(ctx.tpl.render('web/cron.njk', { project: ctx.project, jobs: lines, paths: p, user })), mode: 0o644 } });
   } else states.push({ id: `absent:${cronFile}`, kind: 'absent', params: { path: cronFile } });
   const units = appUnits(ctx);
   const handlers: Handler[] = [
@@ -68,6 +75,7 @@ export function web(ctx: RoleContext): RoleParts {
   const units = appUnits(ctx);
   const app = ctx.pillar.app;
   if (app.type === 'command' && !app.start_command) throw new UsageError(`app.type is command but pillar/project.yml has no app.start_command`);
+  const withEnv = shellLine([WITH_ENV, p.envFile]);
   const unit =
     app.type === 'django'
       ? ctx.tpl.render('web/gunicorn.service.njk', {
@@ -76,11 +84,21 @@ export function web(ctx: RoleContext): RoleParts {
           user,
           port: app.port,
           workers: app.workers,
-          wsgi: app.wsgi ?? `${ctx.project}.wsgi:application`,
-          with_env: WITH_ENV,
-          python: pythonOf(p.current, true),
+          exec_start: appExecStart(
+            `exec ${withEnv} ${pythonOf(p.current)} -m gunicorn ${shellLine([
+              '--pythonpath', p.current, '--bind', `0.0.0.0:${app.port}`, '--workers', String(app.workers), '--graceful-timeout', '30',
+              '--access-logfile', `${p.log}/access.log`, '--error-logfile', `${p.log}/error.log`, app.wsgi ?? `${ctx.project}.wsgi:application`,
+            ])}`,
+          ),
         })
-      : ctx.tpl.render('web/command.service.njk', { project: ctx.project, paths: p, user, port: app.port, with_env: WITH_ENV, start_command: app.start_command });
+      : ctx.tpl.render('web/command.service.njk', {
+          project: ctx.project,
+          paths: p,
+          user,
+          port: app.port,
+          // the app's own start command (one line, by the schema), run by sh as on Heroku
+          exec_start: appExecStart(`cd ${quote(p.current)} && exec ${withEnv} ${app.start_command ?? ''}`),
+        });
   return {
     states: [
       ...shared.states,

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { UsageError } from '../errors.js';
 import { commitWrites, discardWrites, prepareWrite, writeFileAtomic, writeNewFile, type PreparedWrite } from '../fsutil.js';
-import { setEntries } from '../pillar/edit.js';
+import { EditError, setEntries } from '../pillar/edit.js';
 import { findEncrypted } from '../pillar/encrypted.js';
+import { listEnvironments } from '../pillar/files.js';
+import { isEnvironmentName } from '../pillar/forms.js';
 import { loadPillar } from '../pillar/load.js';
-import { displayPath, parsePillarText } from '../pillar/source.js';
+import { displayPath, parsePillarText, PillarError } from '../pillar/source.js';
 import { ensureStateDir } from '../repo.js';
 import { defaultPrivateKeyPath, loadEnvPrivateKey, loadEnvPublicKey, publicKeyPath } from './keyfiles.js';
 import { readTextOrEmpty, secretName, secretsFile } from './envsecrets.js';
@@ -55,9 +57,18 @@ async function askValue(key: string, stdinTaken: { used: boolean }): Promise<Buf
 
 async function writeSecrets(ctx: Context, env: string, entries: ReadonlyArray<readonly [string, string]>): Promise<string> {
   const file = secretsFile(ctx.repo, env);
-  const text = readTextOrEmpty(file);
-  const edited = setEntries(text, 'secrets', entries);
-  parsePillarText(edited, file, displayPath(file, ctx.repo.root));
+  const display = displayPath(file, ctx.repo.root);
+  const text = readTextOrEmpty(file, ctx.repo.root);
+  // the file as it is must be a valid pillar file (syntax, aliases, size): else say where, write nothing
+  parsePillarText(text, file, display);
+  let edited: string;
+  try {
+    edited = setEntries(text, 'secrets', entries);
+  } catch (e) {
+    if (e instanceof EditError) throw new PillarError(e.pos ? { file: display, ...e.pos } : display, undefined, e.message);
+    throw e;
+  }
+  parsePillarText(edited, file, display);
   writeFileAtomic(file, edited);
   return displayPath(file, ctx.repo.root);
 }
@@ -70,6 +81,12 @@ function alphabetOption(v: unknown): string {
 
 export const encrypt: Handler = async (ctx, args, opts) => {
   const { env, rest } = ctx.resolveEnv(args);
+  // `ops encrypt stagin KEY=value`: a typo for an environment must not write into the default one
+  const [first, ...others] = rest;
+  const positional = rest.length === args.length - 1;
+  if (!positional && first !== undefined && !first.includes('=') && isEnvironmentName(first) && others.some((a) => a.includes('='))) {
+    throw new UsageError(`'${first}' is not an environment (environments: ${listEnvironments(ctx.repo).join(', ')})`, `to encrypt a secret named ${first}, name the environment first: ops encrypt ${env} ${first} …`);
+  }
   const { key } = await loadEnvPublicKey(ctx.repo, env);
   const generate = opts.generate === undefined ? undefined : (intOption(opts.generate, '--generate', 8, 4096) ?? DEFAULT_SECRET_LENGTH);
   const alphabet = alphabetOption(opts.alphabet);

@@ -2,10 +2,10 @@
  * Operations on one environment's encrypted pillar values, shared by the secret commands:
  * where they are written, and how they are named for the operator.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findPillarFile } from '../pillar/files.js';
-import { formatPath, type KeyPath } from '../pillar/source.js';
+import { formatPath, readPillarText, type KeyPath } from '../pillar/source.js';
 import type { Repo } from '../repo.js';
 import { publicKeyCandidates } from './keyfiles.js';
 
@@ -20,13 +20,9 @@ export function secretsFile(repo: Repo, env: string): string {
   return findPillarFile(repo.pillarDir, env) ?? join(repo.pillarDir, `${env}.yml`);
 }
 
-export function readTextOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw e;
-  }
+/** A pillar file's text ('' when it does not exist yet), read with the limits of every pillar file. */
+export function readTextOrEmpty(path: string, root: string): string {
+  return readPillarText(path, root) ?? '';
 }
 
 /** The name an operator uses for an encrypted value: `KEY` under secrets, the dotted path elsewhere. */

@@ -85,10 +85,17 @@ function sshArgs(t: Target, files: string[], identities: string[]): string[] {
   for (const i of identities) base.push('-i', i);
   const out = [...base, '-p', String(t.port), '-l', t.user];
   if (t.via) {
-    const jump = ['ssh', ...sshArgs(t.via, files, identities), '-W', '%h:%p', t.via.address];
-    out.push('-o', `ProxyCommand=${jump.map((w) => (w === '%h:%p' ? w : quote(w))).join(' ')}`);
+    // OpenSSH expands %-tokens in a ProxyCommand and runs it through a shell: every word of ours is
+    // quoted and its % doubled; %h and %p are the target's (checked) address and port.
+    const jump = ['ssh', ...sshArgs(t.via, files, identities), '-W', '%h:%p', '--', t.via.address];
+    out.push('-o', `ProxyCommand=${jump.map((w) => (w === '%h:%p' ? w : quote(w).replace(/%/g, '%%'))).join(' ')}`);
   }
   return out;
+}
+
+/** The OpenSSH argv for `target`: options, then `--`, then the (checked) address, then the command as one word. */
+export function opensshArgv(target: Target, knownHosts: string[], identities: string[], extra: string[], command: string | undefined): string[] {
+  return [...sshArgs(target, knownHosts, identities), ...extra, '--', target.address, ...(command !== undefined ? [command] : [])];
 }
 
 export const ssh: Handler = async (ctx, args, opts) => {
@@ -121,7 +128,7 @@ export async function interactive(ctx: Context, pillar: LoadedPillar, target: Ta
     }
   }
   const tty = command === undefined || process.stdin.isTTY ? ['-t'] : [];
-  const argv = [...sshArgs(target, knownHostsFiles(ctx.repo).filter(existsSync), identities), ...tty, target.address, ...(command !== undefined ? ['--', command] : [])];
+  const argv = opensshArgv(target, knownHostsFiles(ctx.repo).filter(existsSync), identities, tty, command);
   ctx.out.info(`connecting to ${target.name} (${target.user}@${target.address})`);
   return new Promise<number>((resolve) => {
     const child = spawn('ssh', argv, { stdio: 'inherit' });

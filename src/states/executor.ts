@@ -58,7 +58,7 @@ async function runStep(io: HostIO, step: Step): Promise<void> {
   if ('run' in step) {
     const command = render(io, step.run, step.user);
     const r = await capture(io, command, step.stdin);
-    if (r.code !== 0) throw new StepFailed(step.describe ?? (step.run.line ?? shellLine(step.run.argv ?? [])), r.code, r.err.slice(-2000));
+    if (r.code !== 0) throw new StepFailed(step.describe ?? (step.run.line ?? shellLine(step.run.argv ?? [])), r.code, redactor.tail(r.err, 2000));
     return;
   }
   const f = step.upload;
@@ -68,7 +68,7 @@ async function runStep(io: HostIO, step: Step): Promise<void> {
   const place = shellLine(['sh', '-c', 'set -e; chown "$1" "$2"; chmod "$3" "$2"; mv -f "$2" "$4"', 'ops-place', `${f.owner}:${f.group}`, staging, f.mode.toString(8), f.path]);
   const command = io.user === 'root' ? place : render(io, { line: place });
   const r = await capture(io, command);
-  if (r.code !== 0) throw new StepFailed(`install ${f.path}`, r.code, r.err.slice(-2000));
+  if (r.code !== 0) throw new StepFailed(`install ${f.path}`, r.code, redactor.tail(r.err, 2000));
 }
 
 /** Consecutive plain commands (no stdin, same user) run as one command: one round trip instead of many. */
@@ -193,7 +193,7 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
     const command = render(io, h.run);
     const r = await capture(io, command);
     if (r.code === 0) emit({ id: h.id, status: 'changed', summary: 'handler ran', durationMs: Date.now() - t0 });
-    else emit({ id: h.id, status: 'failed', summary: 'handler failed', durationMs: Date.now() - t0, command: redactor.redact(h.run.line ?? shellLine(h.run.argv ?? [])), exitCode: r.code, stderr: redactor.redact(r.err.slice(-2000).trim()) });
+    else emit({ id: h.id, status: 'failed', summary: 'handler failed', durationMs: Date.now() - t0, command: redactor.redact(h.run.line ?? shellLine(h.run.argv ?? [])), exitCode: r.code, stderr: redactor.tail(r.err, 2000).trim() });
   }
   return summarize(results, started);
 }

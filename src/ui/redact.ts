@@ -2,6 +2,12 @@
  * Process-wide redaction of known secret values. Every output path (stdout, stderr,
  * error messages, JSON events) passes its text through `redact` before writing.
  */
+/**
+ * What is redacted: every registered value and each of its lines, of 4 characters or more (shorter
+ * ones would blot out ordinary text, and are too short to be secrets ops makes). Output is redacted a
+ * whole line at a time (streams are cut into lines first), so a value split across two chunks of a
+ * stream is still caught; text is redacted before it is cut to a head or tail, never after.
+ */
 const MIN_SECRET_LENGTH = 4;
 const REPLACEMENT = '<redacted>';
 
@@ -34,6 +40,20 @@ export class Redactor {
       if (out.includes(s)) out = out.split(s).join(REPLACEMENT);
     }
     return out;
+  }
+
+  /** The last `max` characters of the redacted text, from the start of a line when it had to be cut. */
+  tail(text: string, max: number): string {
+    const r = this.redact(text);
+    if (r.length <= max) return r;
+    const cut = r.slice(-max);
+    const nl = cut.indexOf('\n');
+    return nl >= 0 ? cut.slice(nl + 1) : cut;
+  }
+
+  /** The first `max` characters of the redacted text. */
+  head(text: string, max: number): string {
+    return this.redact(text).slice(0, max);
   }
 }
 

@@ -89,9 +89,9 @@ describe('db role', () => {
     expect(params(byId(parts.states, 'pg_db:demo_staging'))).toEqual({ name: 'demo_staging', owner: 'demo_staging' });
   });
 
-  it('hba addresses: /32 for IPv4, /128 for IPv6, a name as it is', () => {
+  it('hba addresses: /32 for IPv4, /128 for IPv6, a name in quotes (never a keyword such as all or samenet)', () => {
     const h = (a: string): Host => ({ name: 'x', address: a, privateAddress: a, port: 22, roles: [] });
-    expect([hbaAddress(h('10.1.2.3')), hbaAddress(h('fd00::3')), hbaAddress(h('app.internal'))]).toEqual(['10.1.2.3/32', 'fd00::3/128', 'app.internal']);
+    expect([hbaAddress(h('10.1.2.3')), hbaAddress(h('fd00::3')), hbaAddress(h('app.internal')), hbaAddress(h('samenet'))]).toEqual(['10.1.2.3/32', 'fd00::3/128', '"app.internal"', '"samenet"']);
   });
 
   it('a missing DB_PASSWORD stops rendering with the command that makes it', () => {

@@ -1,6 +1,6 @@
 /** Every kind of state the engine knows, by name. */
 import type { StateKind } from '../types.js';
-import { group, user } from './accounts.js';
+import { admins, group, user } from './accounts.js';
 import { cmd } from './commands.js';
 import { absent, dir, file, symlink } from './files.js';
 import { aptRepo, pkg } from './packages.js';
@@ -19,6 +19,7 @@ export const KINDS: Record<string, StateKind<never>> = {
   absent,
   user,
   group,
+  admins,
   service,
   unit,
   cmd,

@@ -51,12 +51,14 @@ export const line: StateKind<LineParams> = {
   facts: (p) =>
     `if [ -f ${q(p.path)} ]; then grep -qxF -- ${q(p.line)} ${q(p.path)} && echo present || { ${p.match ? `grep -qE -- ${q(p.match)} ${q(p.path)} && echo matched || ` : ''}echo absent; }; else echo missing; fi`,
   plan(p, f): Plan {
+    if (/[\r\n\0]/.test(p.line)) throw new Error(`line state for ${p.path}: the line holds a line break`);
     const state = f.out.trim();
     if (state === 'present') return { status: 'ok', summary: 'line present', steps: [] };
     if (state === 'missing') return { status: 'unknown', summary: `${p.path} does not exist`, steps: [] };
+    // The values reach awk through its environment (ENVIRON), never `-v`, which would read escapes in them.
     const awk = p.match
-      ? `awk -v re="$MATCH" -v line="$LINE" 'BEGIN{done=0} $0 ~ re && !done {print line; done=1; next} {print} END{if(!done) print line}'`
-      : `awk -v line="$LINE" '{print} END{print line}'`;
+      ? `awk 'BEGIN{done=0; re=ENVIRON["MATCH"]; line=ENVIRON["LINE"]} $0 ~ re && !done {print line; done=1; next} {print} END{if(!done) print line}'`
+      : `awk 'BEGIN{line=ENVIRON["LINE"]} {print} END{print line}'`;
     const script = `set -e; t=$(mktemp "$FILE.ops-XXXXXX"); ${awk} "$FILE" > "$t"; chmod --reference="$FILE" "$t"; chown --reference="$FILE" "$t"; mv -f "$t" "$FILE"`;
     return {
       status: 'change',

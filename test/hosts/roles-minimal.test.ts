@@ -68,7 +68,8 @@ describe('data minimisation', () => {
 
   it('the balancer has the TLS key and the basic-auth users, and no app env file or app secret', async () => {
     const files = await run('lab-4', 'stat -c "%n %a %U %G" /etc/ssl/ops/demo.lab.invalid.key /etc/nginx/demo.htpasswd; cut -d: -f1,2 /etc/nginx/demo.htpasswd | cut -c1-15; test -e /var/www/demo/shared/env && echo has-env || echo no-env');
-    expect(files.stdout).toBe('/etc/ssl/ops/demo.lab.invalid.key 640 root www-data\n/etc/nginx/demo.htpasswd 640 root www-data\nreviewer:$apr1$\nno-env\n');
+    // nginx reads the key as root; its workers (www-data) read the basic-auth file on each request
+    expect(files.stdout).toBe('/etc/ssl/ops/demo.lab.invalid.key 600 root root\n/etc/nginx/demo.htpasswd 640 root www-data\nreviewer:$apr1$\nno-env\n');
     expect((await run('lab-4', 'grep -c . /etc/ssl/ops/demo.lab.invalid.key')).stdout.trim()).toBe(String(tlsKey.trim().split('\n').length));
   });
 

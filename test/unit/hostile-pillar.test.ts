@@ -18,7 +18,7 @@ import { loadPillar } from '../../src/pillar/load.js';
 import { pillarJsonSchema, pillarSchema } from '../../src/pillar/schema.js';
 import { buildScript } from '../../src/release/pipeline.js';
 import { fetchArgv } from '../../src/release/source.js';
-import { repoAt, type Repo } from '../../src/repo.js';
+import { repoAt } from '../../src/repo.js';
 import { serviceName } from '../../src/roles/app.js';
 import { inventoryHosts, type Host, type RoleContext } from '../../src/roles/context.js';
 import { cronCommand, nginxString, pgHbaAddress, systemdExec } from '../../src/roles/escape.js';
@@ -32,6 +32,7 @@ import type { State } from '../../src/states/types.js';
 import { unpack } from '../../src/util/tar.js';
 import { Redactor, redactor } from '../../src/ui/redact.js';
 import { secretsFile } from '../../src/secrets/envsecrets.js';
+import { repoWith } from '../support/files.js';
 import { ops, tempRepo } from '../support/ops.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -137,16 +138,6 @@ const BASE_ENV = [
   '  lb: {address: 10.0.0.4, roles: [balancer]}',
   '',
 ].join('\n');
-
-function repoWith(files: Record<string, string>): Repo {
-  const root = mkdtempSync(join(tmpdir(), 'ops-hostile-'));
-  for (const [name, text] of Object.entries(files)) {
-    const p = join(root, name);
-    mkdirSync(join(p, '..'), { recursive: true });
-    writeFileSync(p, text);
-  }
-  return repoAt(root);
-}
 
 function errorText(fn: () => unknown): string {
   try {

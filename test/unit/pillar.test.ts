@@ -1,21 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OpsError } from '../../src/errors.js';
 import { loadPillar } from '../../src/pillar/load.js';
 import { pillarJsonSchema } from '../../src/pillar/schema.js';
 import { repoAt } from '../../src/repo.js';
-
-function repoWith(files: Record<string, string>) {
-  const root = mkdtempSync(join(tmpdir(), 'ops-pillar-'));
-  for (const [name, text] of Object.entries(files)) {
-    const p = join(root, name);
-    mkdirSync(join(p, '..'), { recursive: true });
-    writeFileSync(p, text);
-  }
-  return repoAt(root);
-}
+import { repoWith } from '../support/files.js';
 
 function errorOf(fn: () => unknown): OpsError {
   try {

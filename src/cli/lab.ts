@@ -1,13 +1,14 @@
 /** `ops lab`: real Debian test hosts on this machine (Linux, root). */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
+import type { LabPowerAction } from '../lab/index.js';
 import { action, examples, intOption } from './command.js';
 
 export function registerLabCommands(program: Command): void {
   const lab = program
     .command('lab')
-    .summary('real Debian test hosts on this machine (up, status, down, snapshot)')
-    .description('Boots Debian 12 hosts with systemd and sshd in network namespaces on this machine, for trying and testing ops. Needs root on Linux.');
+    .summary('real Debian test hosts on this machine (up, status, stop, kill, start, destroy, down, snapshot)')
+    .description('Boots Debian hosts (13 by default, 12 on request) with systemd and sshd in network namespaces on this machine, for trying and testing ops. Hosts keep their disks across stop, kill and start, as servers do. Needs root on Linux.');
   examples(
     lab
       .command('up')
@@ -16,6 +17,7 @@ export function registerLabCommands(program: Command): void {
         'Boots the lab hosts of an environment (default: lab, 3 hosts). With --from NAME, boots the hosts of a snapshot instead (of every env it holds, or of --env): already converged, at the addresses and with the host keys they had, with the env\'s inventory, keys and secrets put back into .ops/.',
       )
       .option('--hosts <n>', 'number of hosts (default: 3)')
+      .option('--distro <release[,release…]>', 'debian-13 (the default) or debian-12, for all hosts, or one per host in order')
       .option('--from <snapshot>', 'boot the hosts of a snapshot (`ops lab snapshot list`)')
       .action(
         action(async (ctx, _args, opts) => {
@@ -24,7 +26,7 @@ export function registerLabCommands(program: Command): void {
           const started = Date.now();
           const log = (l: string) => ctx.out.info(l);
           if (typeof opts.from === 'string') {
-            if (opts.hosts !== undefined) throw new UsageError('--hosts does not go with --from: a snapshot boots the hosts it holds');
+            if (opts.hosts !== undefined || opts.distro !== undefined) throw new UsageError('--hosts and --distro do not go with --from: a snapshot boots the hosts it holds');
             const list = await labUpFrom(ctx.repo, { snapshot: opts.from, env: ctx.opts.env, log });
             for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}`);
             ctx.out.info(`lab from snapshot '${opts.from}': ${list.length} host(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -32,18 +34,40 @@ export function registerLabCommands(program: Command): void {
           }
           const env = ctx.opts.env ?? 'lab';
           const hosts = intOption(opts.hosts, '--hosts', 1, 60) ?? 3;
-          const list = await labUp(ctx.repo, { env, hosts, log });
-          for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}`);
+          const list = await labUp(ctx.repo, { env, hosts, distro: typeof opts.distro === 'string' ? opts.distro : undefined, log });
+          for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}\t${h.release}`);
           ctx.out.info(`lab '${env}': ${list.length} host(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),
       ),
-    ['ops lab up', 'ops lab up --env production --hosts 2 && ops lab up --env staging --hosts 2', 'ops lab up --from demo-converged'],
+    ['ops lab up', 'ops lab up --env production --hosts 2 && ops lab up --env staging --hosts 2', 'ops lab up --distro debian-12,debian-13,debian-13   # lab-1 on Debian 12', 'ops lab up --from demo-converged'],
   );
   registerSnapshotCommands(lab);
+  const power: Array<[LabPowerAction, string, string]> = [
+    ['stop', 'shut lab hosts down cleanly (their disks stay)', 'systemd in each host stops its services, as on a server that is shut down; `ops lab start` boots it again with its disk as it was.'],
+    ['kill', 'cut the power of lab hosts: every process ends at once (their disks stay)', 'Every process of the host ends at the same instant, as in a power cut; the disk keeps what the processes had written. `ops lab start` boots it again.'],
+    ['start', 'boot stopped lab hosts again, with their disks as they were', 'Boots the hosts again with their disks (packages, keys, data) and host keys; `ops lab up` does the same for every stopped host of an env.'],
+    ['destroy', 'remove lab hosts and their disks', 'The host and its disk are gone; the next `ops lab up` makes a new one in its place, with a new host key.'],
+  ];
+  for (const [name, summary, description] of power) {
+    examples(
+      lab
+        .command(name)
+        .summary(summary)
+        .description(description)
+        .argument('<hosts...>', 'host names (ops lab status)')
+        .action(
+          action(async (ctx, args) => {
+            const { labPower } = await import('../lab/index.js');
+            for (const h of await labPower(ctx.repo, name, args, (l) => ctx.out.info(l))) ctx.out.result(`${h.name}\t${h.address}\t${h.state}\t${h.release}`);
+          }),
+        ),
+      [`ops lab ${name} lab-2`],
+    );
+  }
   examples(
     lab
       .command('status')
-      .summary('list lab hosts with env, name, address, state and roles')
+      .summary('list lab hosts: env, name, address, state (running, starting, stopped, orphaned, stale), roles, release')
       .action(
         action(async (ctx) => {
           const { labStatus } = await import('../lab/index.js');
@@ -61,8 +85,8 @@ export function registerLabCommands(program: Command): void {
               // an environment whose pillar does not load shows no roles
             }
           }
-          ctx.out.result(['ENV', 'NAME', 'ADDRESS', 'STATE', 'ROLES'].join('\t'));
-          for (const h of hosts) ctx.out.result([h.env, h.name, h.address, h.state, roles.get(`${h.env}/${h.name}`) ?? '-'].join('\t'));
+          ctx.out.result(['ENV', 'NAME', 'ADDRESS', 'STATE', 'ROLES', 'RELEASE'].join('\t'));
+          for (const h of hosts) ctx.out.result([h.env, h.name, h.address, h.state, roles.get(`${h.env}/${h.name}`) ?? '-', h.release || '-'].join('\t'));
         }),
       ),
     ['ops lab status'],

@@ -1,5 +1,5 @@
 /**
- * The shared, read-only Debian 12 root every lab host overlays: debootstrap minbase plus systemd, sshd and
+ * The shared, read-only root of a Debian release every lab host of that release overlays: debootstrap minbase plus systemd, sshd and
  * python3, built once per machine under /var/cache/ops-lab. It is built in a temporary folder and renamed into
  * place when complete, so an interrupted build never leaves a half base behind.
  */
@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { OperationError } from '../errors.js';
 import { tryRun } from './exec.js';
 import { removeTree } from './mounts.js';
-import { BASE_DIR, CACHE_DIR, DEBIAN_MIRROR, SNAPSHOT_DIR, SUITE } from './names.js';
+import type { OsRelease } from '../platform/releases.js';
+import { baseDirFor, CACHE_DIR, DEBIAN_MIRROR, SNAPSHOT_DIR } from './names.js';
 
 export const BASE_PACKAGES = ['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'python3', 'iproute2', 'ca-certificates', 'sudo'];
 
@@ -105,11 +106,10 @@ function baseInUse(dir: string): boolean {
   return false;
 }
 
-/** Earlier recipes of this release's base (`base-<suite>-v<n>`) that nothing uses any more. */
-async function removeOlderBases(log: (line: string) => void): Promise<void> {
-  const current = basename(BASE_DIR);
+/** Earlier recipes of this release's base (`base-<codename>-v<n>`) that nothing uses any more. */
+async function removeOlderBases(current: string, codename: string, log: (line: string) => void): Promise<void> {
   for (const f of readdirSync(CACHE_DIR)) {
-    if (f === current || !f.startsWith(`base-${SUITE}-v`)) continue;
+    if (f === basename(current) || !f.startsWith(`base-${codename}-v`)) continue;
     const dir = join(CACHE_DIR, f);
     if (baseInUse(dir)) continue;
     log(`removing the earlier base image ${dir}`);
@@ -117,35 +117,36 @@ async function removeOlderBases(log: (line: string) => void): Promise<void> {
   }
 }
 
-/** Builds the base if it is not there yet. Needs the machine-wide lab lock. */
-export async function ensureBaseImage(log: (line: string) => void): Promise<string> {
-  if (existsSync(join(BASE_DIR, 'etc/os-release'))) return BASE_DIR;
+/** Builds the base of a Debian release if it is not there yet; returns its folder. Needs the machine-wide lab lock. */
+export async function ensureBaseImage(release: OsRelease, log: (line: string) => void): Promise<string> {
+  const dir = baseDirFor(release.codename);
+  if (existsSync(join(dir, 'etc/os-release'))) return dir;
   mkdirSync(CACHE_DIR, { recursive: true, mode: 0o755 });
   // leftovers of interrupted builds (the lock guarantees no build is running)
-  const baseName = BASE_DIR.slice(CACHE_DIR.length + 1);
+  const baseName = basename(dir);
   for (const f of readdirSync(CACHE_DIR)) {
     if (f.startsWith(`.${baseName}.tmp-`)) await removeTree(join(CACHE_DIR, f));
   }
-  if (existsSync(BASE_DIR)) await removeTree(BASE_DIR);
+  if (existsSync(dir)) await removeTree(dir);
 
-  log(`building the Debian 12 base image (once per machine, ~1–2 min) in ${BASE_DIR}…`);
+  log(`building the ${release.name} base image (once per machine, ~1–2 min) in ${dir}…`);
   const started = Date.now();
   const tmp = join(CACHE_DIR, `.${baseName}.tmp-${process.pid}`);
-  const logFile = join(CACHE_DIR, 'base-build.log');
+  const logFile = join(CACHE_DIR, `base-build-${release.codename}.log`);
   const r = await tryRun(
     'debootstrap',
-    ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, SUITE, tmp, DEBIAN_MIRROR],
+    ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, release.codename, tmp, DEBIAN_MIRROR],
     { timeout: 30 * 60_000 },
   );
   writeFileSync(logFile, r.stdout + r.stderr);
   if (r.code !== 0) {
     await removeTree(tmp);
     const tail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
-    throw new OperationError(`building the lab base image failed (debootstrap exit ${r.code}): ${tail}`, `full output: ${logFile}`);
+    throw new OperationError(`building the ${release.name} base image failed (debootstrap exit ${r.code}): ${tail}`, `full output: ${logFile}`);
   }
   neutralise(tmp);
-  renameSync(tmp, BASE_DIR);
-  await removeOlderBases(log);
+  renameSync(tmp, dir);
+  await removeOlderBases(dir, release.codename, log);
   log(`base image built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return BASE_DIR;
+  return dir;
 }

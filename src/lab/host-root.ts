@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { OperationError } from '../errors.js';
 import { run } from './exec.js';
 import { isMounted, mountOverlay } from './mounts.js';
-import { DEBIAN_MIRROR, DEBIAN_MIRROR_HOST, SUITE } from './names.js';
+import { DEBIAN_MIRROR, DEBIAN_MIRROR_HOST } from './names.js';
 
 const HOST_KEY_TYPES = ['ed25519', 'ecdsa'] as const;
 
@@ -22,6 +22,8 @@ export interface HostRootSpec {
   name: string;
   /** read-only layers under the host's own upper layer, top first: snapshot layers, then the base */
   lowers: readonly string[];
+  /** the Debian release's codename (apt sources) */
+  codename: string;
   gateway: string;
   proxyPort: number;
   authorizedKey: string;
@@ -113,9 +115,9 @@ export async function prepareHostRoot(spec: HostRootSpec): Promise<void> {
     root,
     'etc/apt/sources.list',
     [
-      `deb ${DEBIAN_MIRROR} ${SUITE} main`,
-      `deb ${DEBIAN_MIRROR} ${SUITE}-updates main`,
-      `deb http://${DEBIAN_MIRROR_HOST}/debian-security ${SUITE}-security main`,
+      `deb ${DEBIAN_MIRROR} ${spec.codename} main`,
+      `deb ${DEBIAN_MIRROR} ${spec.codename}-updates main`,
+      `deb http://${DEBIAN_MIRROR_HOST}/debian-security ${spec.codename}-security main`,
       '',
     ].join('\n'),
   );

@@ -4,6 +4,7 @@
  */
 export type { LabHostInfo, LabLog } from './types.js';
 export { labUp, labUpFrom } from './up.js';
+export { labPower, type LabPowerAction } from './lifecycle.js';
 export { labDown } from './down.js';
 export { labStatus } from './status.js';
 export { labPreflight } from './preflight.js';

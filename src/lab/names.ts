@@ -13,10 +13,13 @@ import { checkEnvironmentName } from '../pillar/forms.js';
 export const CACHE_DIR = '/var/cache/ops-lab';
 /** Machine-wide runtime folders of lab instances (overlay layers and mount points), one folder per instance. */
 export const VAR_DIR = '/var/lib/ops-lab';
-/** Debian release of the lab hosts; bump BASE_VERSION when the base recipe changes. */
-export const SUITE = 'bookworm';
+/** Bump when the base recipe changes (each release has a base of its own: base-<codename>-<version>). */
 export const BASE_VERSION = 'v2';
-export const BASE_DIR = join(CACHE_DIR, `base-${SUITE}-${BASE_VERSION}`);
+
+/** The cached base image of a Debian release (its codename), outside any clone. */
+export function baseDirFor(codename: string): string {
+  return join(CACHE_DIR, `base-${codename}-${BASE_VERSION}`);
+}
 export const APT_CACHE_DIR = join(CACHE_DIR, 'apt');
 /** Converged lab snapshots (`ops lab snapshot save`): one folder each, outside any clone like the base. */
 export const SNAPSHOT_DIR = join(CACHE_DIR, 'snapshots');

@@ -3,15 +3,18 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootOf, syncHostsFile } from './host-root.js';
 import { isMachinePid, sshBanner } from './machine.js';
+import { powerState } from './power.js';
 import { isMounted } from './mounts.js';
 import type { LabHostRecord, LabState } from './state.js';
 import type { LabHostInfo } from './types.js';
 
+/** What is true of a recorded host now: read from its processes and disk, and whether its sshd answers. */
 export async function hostInfo(h: LabHostRecord): Promise<LabHostInfo> {
-  const alive = isMachinePid(h.pid, h.machine);
-  const state: LabHostInfo['state'] = !alive ? 'stale' : (await sshBanner(h.address, 22, 1500)) ? 'running' : 'stopped';
-  const info: LabHostInfo = { env: h.env, name: h.name, address: h.address, port: 22, state, netns: h.netns };
-  if (alive && h.pid !== undefined) info.pid = h.pid;
+  const power = powerState(h);
+  const state: LabHostInfo['state'] =
+    power === 'running' ? ((await sshBanner(h.address, 22, 1500)) ? 'running' : 'starting') : power === 'orphaned' ? 'orphaned' : power === 'stopped' ? 'stopped' : 'stale';
+  const info: LabHostInfo = { env: h.env, name: h.name, address: h.address, port: 22, state, netns: h.netns, release: h.release };
+  if (power === 'running' && h.pid !== undefined && isMachinePid(h.pid, h.machine)) info.pid = h.pid;
   return info;
 }
 

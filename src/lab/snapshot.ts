@@ -19,16 +19,17 @@ import { ensureStateDir, type Repo } from '../repo.js';
 import { version } from '../version.js';
 import { baseImageId } from './base-image.js';
 import { toolEnv, tryRun, run } from './exec.js';
-import { prepareHostRoot, rootOf, upperOf, workOf } from './host-root.js';
+import { rootOf, upperOf, workOf } from './host-root.js';
 import { removeNspawnLock } from './leftovers.js';
 import { withLabLock } from './lock.js';
-import { isMachinePid, startMachine, stopMachine, waitForSsh } from './machine.js';
+import { isMachinePid } from './machine.js';
 import { mountsUnder, removeTree, unmountUnder } from './mounts.js';
-import { BASE_DIR, SNAPSHOT_DIR, checkEnvName, checkSnapshotName, instanceIdFor, snapshotDir } from './names.js';
+import { baseDirFor, SNAPSHOT_DIR, checkEnvName, checkSnapshotName, instanceIdFor, snapshotDir } from './names.js';
+import { baseOf, bootHost, labRelease, shutDown } from './power.js';
 import { labPreflight } from './preflight.js';
 import { machineProcesses } from './cgroups.js';
 import { sleep } from './processes.js';
-import { readState, writeState, type LabHostRecord } from './state.js';
+import { readState, writeState, type LabHostRecord, type LabState } from './state.js';
 import type { LabLog } from './types.js';
 
 export interface SnapshotHost {
@@ -40,6 +41,9 @@ export interface SnapshotHost {
   hostKey: string;
   /** the host's layers, top first (its own, then those of the snapshot it was booted from, …); the base comes below */
   layers: string[];
+  /** its release (`debian-13`) and the base image of that release it was made on */
+  release: string;
+  base: { dir: string; id: string };
 }
 
 export interface SnapshotManifest {
@@ -48,7 +52,6 @@ export interface SnapshotManifest {
   created: string;
   /** `ops <version> (bundle <id>)` that made it */
   ops: string;
-  base: { dir: string; id: string };
   /** first three octets of the lab's /24: the hosts come back at the same addresses */
   subnet: string;
   envs: string[];
@@ -75,17 +78,17 @@ function isManifest(v: unknown): v is SnapshotManifest {
   const hostOk = (h: unknown): boolean => {
     if (!h || typeof h !== 'object') return false;
     const r = h as Record<string, unknown>;
-    return typeof r.env === 'string' && typeof r.name === 'string' && Number.isInteger(r.slot) && typeof r.address === 'string' && typeof r.hostKey === 'string' && Array.isArray(r.layers) && r.layers.every((l) => typeof l === 'string');
+    const base = r.base as Record<string, unknown> | undefined;
+    return (
+      typeof r.env === 'string' && typeof r.name === 'string' && Number.isInteger(r.slot) && typeof r.address === 'string' && typeof r.hostKey === 'string' &&
+      Array.isArray(r.layers) && r.layers.every((l) => typeof l === 'string') && typeof r.release === 'string' && !!base && typeof base.dir === 'string' && typeof base.id === 'string'
+    );
   };
-  const base = m.base as Record<string, unknown> | undefined;
   return (
     m.version === 1 &&
     typeof m.name === 'string' &&
     typeof m.created === 'string' &&
     typeof m.ops === 'string' &&
-    !!base &&
-    typeof base.dir === 'string' &&
-    typeof base.id === 'string' &&
     typeof m.subnet === 'string' &&
     Array.isArray(m.envs) &&
     Array.isArray(m.hosts) &&
@@ -105,14 +108,20 @@ export function readManifest(name: string): SnapshotManifest | undefined {
   }
 }
 
-/** Why a snapshot cannot be used on this machine now (ops, base image, layers), or undefined when it can. */
-export function snapshotProblem(m: SnapshotManifest, current = { ops: opsIdentity(), baseDir: BASE_DIR }): string | undefined {
+/** Why a snapshot cannot be used on this machine now (ops, base images, layers), or undefined when it can. */
+export function snapshotProblem(m: SnapshotManifest, current = { ops: opsIdentity(), baseDirOf: (release: string) => baseDirFor(labRelease(release).codename) }): string | undefined {
   if (m.ops !== current.ops) return `it was made with ${m.ops}; this is ${current.ops}`;
-  if (m.base.dir !== current.baseDir) return `it was made on the base image ${m.base.dir}; this ops uses ${current.baseDir}`;
-  if (!existsSync(join(current.baseDir, 'etc/os-release'))) return `its base image ${m.base.dir} is not on this machine any more`;
-  const id = baseImageId(current.baseDir);
-  if (id !== m.base.id) return `its base image was rebuilt since (made on ${m.base.id}, now ${id})`;
   for (const h of m.hosts) {
+    let dir: string;
+    try {
+      dir = current.baseDirOf(h.release);
+    } catch {
+      return `${h.name} runs ${h.release}, which this ops cannot boot`;
+    }
+    if (h.base.dir !== dir) return `${h.name} was made on the base image ${h.base.dir}; this ops uses ${dir}`;
+    if (!existsSync(join(dir, 'etc/os-release'))) return `the base image ${h.base.dir} of ${h.name} is not on this machine any more`;
+    const id = baseImageId(dir);
+    if (id !== h.base.id) return `its base image was rebuilt since (made on ${h.base.id}, now ${id})`;
     for (const l of h.layers) if (!existsSync(l)) return `the layer ${l} of ${h.name} is missing (was a snapshot it was built on removed?)`;
   }
   return undefined;
@@ -247,21 +256,17 @@ export async function waitBooted(h: LabHostRecord, timeoutMs: number, log: LabLo
 }
 
 /** Shuts a running host down cleanly, moves its upper layer to `layer`, and boots it again on top of it. */
-async function moveHostDisk(h: LabHostRecord, layer: string, authorizedKey: string, gateway: string, proxyPort: number, hosts: Array<{ address: string; name: string }>, save: () => void): Promise<void> {
-  await stopMachine(h.machine, h.pid);
-  h.pid = undefined;
-  save();
+async function moveHostDisk(repo: Repo, state: LabState, h: LabHostRecord, layer: string, authorizedKey: string, log: LabLog): Promise<void> {
+  await shutDown(h);
+  writeState(repo, state);
   const root = rootOf(h.dir);
   removeNspawnLock(root);
   await unmountUnder(root);
   await moveDir(upperOf(h.dir), layer);
   h.layers = [layer, ...(h.layers ?? [])];
-  save();
+  writeState(repo, state);
   await removeTree(workOf(h.dir));
-  await prepareHostRoot({ dir: h.dir, name: h.name, lowers: [...h.layers, BASE_DIR], gateway, proxyPort, authorizedKey, hosts });
-  h.pid = await startMachine({ machine: h.machine, root, netns: h.netns, log: h.log });
-  save();
-  await waitForSsh(h.name, h.address, h.pid, h.machine, h.log, 180_000);
+  await bootHost(repo, state, h, authorizedKey, 180_000, log);
 }
 
 function readLabKey(repo: Repo): string {
@@ -291,7 +296,7 @@ export async function saveSnapshot(repo: Repo, opts: { name: string; env?: strin
     }
     const down = hosts.filter((h) => !isMachinePid(h.pid, h.machine));
     if (down.length > 0) throw new OperationError(`lab host(s) not running: ${down.map((h) => h.name).join(', ')}`, 'bring them back with `ops lab up` before saving');
-    if (!existsSync(join(BASE_DIR, 'etc/os-release'))) throw new OperationError(`the lab base image ${BASE_DIR} is missing`);
+    for (const h of hosts) if (!existsSync(join(baseOf(h), 'etc/os-release'))) throw new OperationError(`the base image ${baseOf(h)} of ${h.name} is missing`);
     const authorizedKey = readLabKey(repo);
     const started = Date.now();
     const envs = [...new Set(hosts.map((h) => h.env))];
@@ -307,11 +312,7 @@ export async function saveSnapshot(repo: Repo, opts: { name: string; env?: strin
     }
 
     log(`saving ${hosts.map((h) => h.name).join(', ')}: each host shuts down, its disk becomes a layer of '${name}', and it boots again on it`);
-    const all = state.hosts.map((h) => ({ address: h.address, name: h.name }));
-    const save = () => writeState(repo, state);
-    const results = await Promise.allSettled(
-      hosts.map((h) => moveHostDisk(h, join(dir, 'hosts', h.name, 'layer'), authorizedKey, state.gateway, state.proxy?.port ?? 0, all, save)),
-    );
+    const results = await Promise.allSettled(hosts.map((h) => moveHostDisk(repo, state, h, join(dir, 'hosts', h.name, 'layer'), authorizedKey, log)));
     const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${hosts[i]?.name}: ${errorMessage(r.reason)}`] : []));
     if (failed.length > 0) {
       throw new OperationError(`saving lab snapshot '${name}' failed — ${failed.join('; ')}`, `the hosts keep their disks; the incomplete snapshot is removed by \`ops lab snapshot rm ${name}\` once no host uses it (\`ops lab down\`)`);
@@ -323,10 +324,9 @@ export async function saveSnapshot(repo: Repo, opts: { name: string; env?: strin
       name,
       created: new Date().toISOString(),
       ops: opsIdentity(),
-      base: { dir: BASE_DIR, id: baseImageId(BASE_DIR) },
       subnet: state.subnet,
       envs,
-      hosts: hosts.map((h) => ({ env: h.env, name: h.name, slot: h.slot, address: h.address, hostKey: h.hostKey ?? '', layers: h.layers ?? [] })),
+      hosts: hosts.map((h) => ({ env: h.env, name: h.name, slot: h.slot, address: h.address, hostKey: h.hostKey ?? '', layers: h.layers ?? [], release: h.release, base: { dir: baseOf(h), id: baseImageId(baseOf(h)) } })),
       files,
       source: repo.root,
     };
@@ -384,7 +384,7 @@ async function sizeKiB(dir: string): Promise<number | undefined> {
 export async function listSnapshots(opts: { size?: boolean } = {}): Promise<SnapshotInfo[]> {
   const names = snapshotNames();
   const manifests = new Map(names.map((n) => [n, readManifest(n)]));
-  const current = { ops: opsIdentity(), baseDir: BASE_DIR };
+  const current = { ops: opsIdentity(), baseDirOf: (release: string) => baseDirFor(labRelease(release).codename) };
   return Promise.all(
     names.map(async (name) => {
       const m = manifests.get(name);

@@ -22,6 +22,8 @@ export interface LabHostRecord {
   layers?: string[];
   /** the snapshot the host was booted from (`ops lab up --from`) */
   snapshot?: string;
+  /** its OS release (`debian-13`, a key of src/platform/releases.ts) */
+  release: string;
 }
 
 export interface LabProxyRecord {
@@ -69,6 +71,8 @@ function asHost(v: unknown): LabHostRecord | undefined {
     veth: h.veth,
     dir: h.dir,
     log: h.log,
+    // hosts recorded before releases were recorded are Debian 12's
+    release: isStr(h.release) ? h.release : 'debian-12',
   };
   if (isInt(h.pid)) rec.pid = h.pid;
   if (isStr(h.hostKey)) rec.hostKey = h.hostKey;

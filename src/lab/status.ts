@@ -17,7 +17,7 @@ export async function labStatus(repo: Repo): Promise<LabHostInfo[]> {
   for (const m of own?.machines ?? []) {
     const parsed = MACHINE_RE.exec(m);
     if (known.has(m) || !parsed) continue;
-    out.push({ env: parsed[2] ?? '', name: `${parsed[2] ?? ''}-${parsed[3] ?? ''}`, address: '', port: 22, state: 'stale', netns: m });
+    out.push({ env: parsed[2] ?? '', name: `${parsed[2] ?? ''}-${parsed[3] ?? ''}`, address: '', port: 22, state: 'stale', netns: m, release: '' });
   }
   return out;
 }

@@ -5,8 +5,14 @@ export interface LabHostInfo {
   name: string;
   address: string;
   port: number;
-  /** running: machine up and sshd answers; stopped: machine up, sshd silent; stale: machine gone, leftovers remain */
-  state: 'running' | 'stopped' | 'stale';
+  /**
+   * running: up, sshd answers · starting: up, sshd does not answer (yet) · stopped: no process runs, its
+   * disk is kept (`ops lab start`) · orphaned: its processes run without their systemd-nspawn supervisor ·
+   * stale: an unrecorded leftover of this lab
+   */
+  state: 'running' | 'starting' | 'stopped' | 'orphaned' | 'stale';
+  /** `debian-13`; '' for an unrecorded leftover */
+  release: string;
   netns: string;
   pid?: number;
 }

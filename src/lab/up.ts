@@ -1,20 +1,21 @@
-/** `lab up`: makes the env's lab hosts exist and run (adding, removing, or clearing stale ones as needed). */
-import { writeFileSync, mkdirSync } from 'node:fs';
+/** `lab up`: makes the env's lab hosts exist and run (adding, removing, booting stopped ones again with their disks). */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError, UsageError } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { stopProxies, portOpen, proxyConfig, proxyInstanceOf, startProxy } from './apt-proxy-process.js';
 import { ensureBaseImage } from './base-image.js';
+import { bootHost, bootTimeoutMs, labRelease, powerCut, powerState } from './power.js';
+import { DEFAULT_LAB_RELEASE } from '../platform/releases.js';
 import { restoreEnvFiles, usableSnapshot, waitBooted } from './snapshot.js';
-import { prepareHostRoot, readHostKey, rootOf } from './host-root.js';
+import { readHostKey } from './host-root.js';
 import { readEnvPillarHosts, updateKnownHosts, writeEnvPillar } from './inventory.js';
 import { ensureLabKey } from './lab-key.js';
 import { clearDeadInstances, clearHost, clearInstance, describe, survey } from './leftovers.js';
 import type { InstanceObjects } from './leftovers.js';
 import { withLabLock } from './lock.js';
-import { isMachinePid, startMachine, waitForSsh } from './machine.js';
 import { bridgeName, checkEnvName, hostDir, hostName, instanceIdFor, machineName, vethName } from './names.js';
-import { createHostNetwork, deleteLink, ensureBridge, pickSubnet, subnetHolder } from './network.js';
+import { deleteLink, ensureBridge, pickSubnet, subnetHolder } from './network.js';
 import { labPreflight } from './preflight.js';
 import { raiseKernelLimits } from './kernel-limits.js';
 import { cmdline, isAlive } from './processes.js';
@@ -52,11 +53,12 @@ async function reconcile(repo: Repo, id: string, own: InstanceObjects | undefine
   const keep: LabHostRecord[] = [];
   const known = new Set(state.hosts.map((h) => h.machine));
   for (const h of state.hosts) {
-    if (isMachinePid(h.pid, h.machine)) {
+    // a host that stopped (cleanly, or its power cut) keeps its disk, as a server does
+    if (powerState(h) !== 'gone') {
       keep.push(h);
       continue;
     }
-    log(`${h.name}: stale (its machine is gone), clearing`);
+    log(`${h.name}: its disk is gone, clearing what is left of it`);
     await clearHost(id, h.machine, h.veth);
   }
   state.hosts = keep;
@@ -103,41 +105,6 @@ function indexOf(name: string): number {
   return Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
 }
 
-function bootTimeoutMs(starting: number): number {
-  const fromEnv = Number(process.env.OPS_LAB_BOOT_TIMEOUT ?? '');
-  if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv * 1000;
-  return Math.min(600_000, 60_000 + 6_000 * starting);
-}
-
-async function bootHost(
-  repo: Repo,
-  state: LabState,
-  h: LabHostRecord,
-  base: string,
-  authorizedKey: string,
-  timeoutMs: number,
-  log: LabLog,
-): Promise<void> {
-  const started = Date.now();
-  await prepareHostRoot({
-    dir: h.dir,
-    name: h.name,
-    lowers: [...(h.layers ?? []), base],
-    gateway: state.gateway,
-    proxyPort: state.proxy?.port ?? 0,
-    authorizedKey,
-    hosts: state.hosts.map((x) => ({ address: x.address, name: x.name })),
-  });
-  h.hostKey = readHostKey(h.dir);
-  await createHostNetwork(h, state.bridge, state.gateway);
-  writeFileSync(h.log, `# ${new Date().toISOString()} ops lab: booting ${h.name} (${h.address})\n`);
-  h.pid = await startMachine({ machine: h.machine, root: rootOf(h.dir), netns: h.netns, log: h.log });
-  writeState(repo, state);
-  log(`${h.name} ${h.address} booting`);
-  await waitForSsh(h.name, h.address, h.pid, h.machine, h.log, timeoutMs);
-  log(`${h.name} ready (ssh) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-}
-
 interface OpenLab {
   id: string;
   state: LabState;
@@ -155,18 +122,18 @@ async function openLab(repo: Repo, log: LabLog): Promise<OpenLab> {
   return { id, state, authorizedKey };
 }
 
-/** Bridge, apt proxy and base image ready; returns the base image. */
-async function startLab(repo: Repo, state: LabState, log: LabLog): Promise<string> {
+/** Bridge and apt proxy ready (the base images are made when a host of their release boots). */
+export async function startLab(repo: Repo, state: LabState, log: LabLog): Promise<void> {
   raiseKernelLimits(log);
   await ensureBridge(state.bridge, state.gateway);
   await ensureProxy(repo, state, log);
-  return ensureBaseImage(log);
 }
 
-function newRecord(repo: Repo, id: string, state: LabState, env: string, name: string, slot: number): LabHostRecord {
+function newRecord(repo: Repo, id: string, state: LabState, env: string, name: string, slot: number, release: string): LabHostRecord {
   const machine = machineName(id, name);
   return {
     env,
+    release,
     name,
     slot,
     address: `${state.subnet}.${slot}`,
@@ -182,17 +149,28 @@ function sortHosts(state: LabState): void {
   state.hosts.sort((a, b) => a.env.localeCompare(b.env) || indexOf(a.name) - indexOf(b.name));
 }
 
-/** Boots `fresh` in parallel; a host that fails is cleared (its log stays) and the reasons are thrown together. */
-async function bootAll(repo: Repo, id: string, state: LabState, fresh: LabHostRecord[], base: string, authorizedKey: string, log: LabLog): Promise<void> {
-  if (fresh.length === 0) return;
-  const timeout = bootTimeoutMs(fresh.length);
-  const results = await Promise.allSettled(fresh.map((h) => bootHost(repo, state, h, base, authorizedKey, timeout, log)));
-  const failed = fresh.filter((_, i) => results[i]?.status === 'rejected');
+/**
+ * Boots `fresh` (new hosts) and `again` (hosts that stopped, with their disks) in parallel. A new host
+ * that fails is cleared (its log stays); one booted again keeps its disk. The reasons are thrown together.
+ */
+async function bootAll(repo: Repo, id: string, state: LabState, fresh: LabHostRecord[], again: LabHostRecord[], authorizedKey: string, log: LabLog): Promise<void> {
+  const all = [...fresh, ...again];
+  if (all.length === 0) return;
+  // the bases one at a time (each is built once per machine), then the hosts side by side
+  for (const key of new Set(all.map((h) => h.release))) await ensureBaseImage(labRelease(key), log);
+  for (const h of again) {
+    log(`${h.name}: ${powerState(h) === 'orphaned' ? 'its processes run without their supervisor: cutting its power, then' : 'stopped:'} booting it again with its disk`);
+    if (powerState(h) === 'orphaned') await powerCut(h);
+  }
+  const timeout = bootTimeoutMs(all.length);
+  const results = await Promise.allSettled(all.map((h) => bootHost(repo, state, h, authorizedKey, timeout, log)));
+  const failed = all.filter((_, i) => results[i]?.status === 'rejected');
   if (failed.length > 0) {
     const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
-    // leave no half-made host behind; logs stay in .ops/lab/logs
-    await Promise.all(failed.map((h) => clearHost(id, h.machine, h.veth, h.pid).catch(() => undefined)));
-    state.hosts = state.hosts.filter((h) => !failed.includes(h));
+    // leave no half-made new host behind; logs stay in .ops/lab/logs
+    const newOnes = failed.filter((h) => fresh.includes(h));
+    await Promise.all(newOnes.map((h) => clearHost(id, h.machine, h.veth, h.pid).catch(() => undefined)));
+    state.hosts = state.hosts.filter((h) => !newOnes.includes(h));
     writeState(repo, state);
     throw new OperationError(reasons.join('\n'));
   }
@@ -221,16 +199,36 @@ async function publishHosts(repo: Repo, state: LabState, envs: readonly string[]
   return Promise.all(envHosts.map((h) => hostInfo(h)));
 }
 
-export async function labUp(repo: Repo, opts: { env: string; hosts: number; log: LabLog }): Promise<LabHostInfo[]> {
+/**
+ * The release of each of `count` hosts from `--distro`: one release for all, or a comma-separated
+ * list with one per host in order (`debian-12,debian-13,debian-13`).
+ */
+export function distrosFor(spec: string | undefined, count: number): string[] {
+  const list = (spec ?? DEFAULT_LAB_RELEASE).split(',').map((d) => d.trim());
+  for (const d of list) labRelease(d);
+  if (list.length === 1) return Array.from({ length: count }, () => list[0] as string);
+  if (list.length !== count) throw new UsageError(`--distro names ${list.length} releases for ${count} host(s)`, 'give one release for all hosts, or one per host, in order');
+  return list;
+}
+
+export async function labUp(repo: Repo, opts: { env: string; hosts: number; distro?: string; log: LabLog }): Promise<LabHostInfo[]> {
   labPreflight();
   const { env, log } = opts;
   checkEnvName(env);
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_HOSTS) {
     throw new UsageError(`--hosts must be a whole number from 1 to ${MAX_HOSTS}`);
   }
+  const distros = distrosFor(opts.distro, opts.hosts);
   return withLabLock(log, async () => {
     const { id, state, authorizedKey } = await openLab(repo, log);
-    const base = await startLab(repo, state, log);
+    // a host keeps its release: another one for an existing host is a usage error, not a silent wipe
+    if (opts.distro !== undefined) {
+      for (const [i, d] of distros.entries()) {
+        const h = state.hosts.find((x) => x.name === hostName(env, i + 1));
+        if (h && h.release !== d) throw new UsageError(`${h.name} runs ${labRelease(h.release).name}, not ${labRelease(d).name}`, `to make it anew: ops lab destroy ${h.name} (its disk goes), then ops lab up`);
+      }
+    }
+    await startLab(repo, state, log);
 
     const wanted = Array.from({ length: opts.hosts }, (_, i) => hostName(env, i + 1));
     const extras = state.hosts.filter((h) => h.env === env && !wanted.includes(h.name));
@@ -242,14 +240,16 @@ export async function labUp(repo: Repo, opts: { env: string; hosts: number; log:
       writeState(repo, state);
     }
 
-    const have = new Set(state.hosts.filter((h) => h.env === env).map((h) => h.name));
+    const mine = state.hosts.filter((h) => h.env === env);
+    const have = new Set(mine.map((h) => h.name));
     const missing = wanted.filter((n) => !have.has(n));
     const slots = allocateSlots(state, missing.length);
-    const fresh = missing.map((name, i) => newRecord(repo, id, state, env, name, slots[i] ?? 0));
+    const fresh = missing.map((name, i) => newRecord(repo, id, state, env, name, slots[i] ?? 0, distros[wanted.indexOf(name)] ?? DEFAULT_LAB_RELEASE));
+    const again = mine.filter((h) => powerState(h) !== 'running');
     state.hosts.push(...fresh);
     sortHosts(state);
     writeState(repo, state);
-    await bootAll(repo, id, state, fresh, base, authorizedKey, log);
+    await bootAll(repo, id, state, fresh, again, authorizedKey, log);
 
     const infos = await publishHosts(repo, state, [env], removedAddresses, authorizedKey);
     for (const i of infos) if (i.state !== 'running') log(`${i.name}: its machine runs but sshd does not answer on ${i.address}:22`);
@@ -294,10 +294,14 @@ export async function labUpFrom(repo: Repo, opts: { snapshot: string; env?: stri
     const { id, state, authorizedKey } = await openLab(repo, log);
 
     const fresh: LabHostRecord[] = [];
+    const again: LabHostRecord[] = [];
     for (const s of wanted) {
       const have = state.hosts.find((h) => h.name === s.name);
       if (have) {
-        if (have.snapshot === snapshot && have.address === s.address) continue;
+        if (have.snapshot === snapshot && have.address === s.address) {
+          if (powerState(have) !== 'running') again.push(have);
+          continue;
+        }
         throw new UsageError(`lab host ${s.name} exists already (not booted from snapshot '${snapshot}')`, `remove it first: ops lab down --env ${s.env}`);
       }
       const slotHolder = state.hosts.find((h) => h.slot === s.slot);
@@ -311,7 +315,7 @@ export async function labUpFrom(repo: Repo, opts: { snapshot: string; env?: stri
     if (replaced) log(`the env's earlier lab files were moved to ${replaced}`);
     for (const s of wanted) {
       if (state.hosts.some((h) => h.name === s.name)) continue;
-      const rec = newRecord(repo, id, state, s.env, s.name, s.slot);
+      const rec = newRecord(repo, id, state, s.env, s.name, s.slot, s.release);
       rec.hostKey = s.hostKey;
       rec.layers = [...s.layers];
       rec.snapshot = snapshot;
@@ -320,9 +324,9 @@ export async function labUpFrom(repo: Repo, opts: { snapshot: string; env?: stri
     state.hosts.push(...fresh);
     sortHosts(state);
     writeState(repo, state);
-    const base = await startLab(repo, state, log);
-    await bootAll(repo, id, state, fresh, base, authorizedKey, log);
-    await Promise.all(fresh.map((h) => waitBooted(h, 300_000, log)));
+    await startLab(repo, state, log);
+    await bootAll(repo, id, state, fresh, again, authorizedKey, log);
+    await Promise.all([...fresh, ...again].map((h) => waitBooted(h, 300_000, log)));
     return publishHosts(repo, state, envs, [], authorizedKey);
   });
 }

@@ -210,7 +210,7 @@ describe('ops lab (real hosts, root on Linux)', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(instanceProcesses(id)).toEqual([]);
     expect((await sh('ip', ['netns', 'list'])).stdout).toContain(id);
-    expect((await labStatus(repo)).map((h) => h.state)).toEqual(['stale', 'stale']);
+    expect((await labStatus(repo)).map((h) => h.state)).toEqual(['stopped', 'stopped']);
     writeFileSync(join(repo.stateDir, 'lab', 'state.json'), '{ not json');
 
     const back = await labUp(repo, { env: ENV, hosts: 2, log });

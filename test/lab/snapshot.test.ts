@@ -97,7 +97,7 @@ describe('ops lab snapshot (real hosts, root on Linux)', () => {
   it('refuses a stale snapshot (other ops, rebuilt base image) or an incomplete one, naming why, changing nothing', async () => {
     const cases: Array<[(m: Record<string, unknown>) => void, RegExp]> = [
       [(m) => (m.ops = 'ops 0.0.1 (bundle 0000000000000000)'), /cannot be used: it was made with ops 0\.0\.1 \(bundle 0000000000000000\); this is ops \S+ \(bundle [0-9a-f]{16}\)/],
-      [(m) => { const b = m.base as { id: string }; b.id = b.id.replace(/:.*/, ':0000000000000000'); }, /cannot be used: its base image was rebuilt since \(made on base-\S+:0000000000000000, now base-\S+:[0-9a-f]{16}\)/],
+      [(m) => { for (const h of m.hosts as Array<{ base: { id: string } }>) h.base.id = h.base.id.replace(/:.*/, ':0000000000000000'); }, /cannot be used: its base image was rebuilt since \(made on base-\S+:0000000000000000, now base-\S+:[0-9a-f]{16}\)/],
     ];
     for (const [edit, message] of cases) {
       const restore = editManifest(edit);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { baseImageId } from '../../src/lab/base-image.js';
 import { checkSnapshotName } from '../../src/lab/names.js';
-import { envStateFiles, restoreEnvFiles, snapshotProblem, type SnapshotManifest } from '../../src/lab/snapshot.js';
+import { envStateFiles, restoreEnvFiles, snapshotProblem, type SnapshotHost, type SnapshotManifest } from '../../src/lab/snapshot.js';
 import { repoAt } from '../../src/repo.js';
 import { tempDir } from '../support/ops.js';
 
@@ -15,7 +15,7 @@ function put(path: string, text: string): void {
 }
 
 function manifest(over: Partial<SnapshotManifest> = {}): SnapshotManifest {
-  return { version: 1, name: 'm', created: '2026-12-01T00:00:00Z', ops: 'ops 1 (bundle a)', base: { dir: '/b', id: 'x' }, subnet: '10.200.0', envs: ['lab'], hosts: [], files: [], source: '/r', ...over };
+  return { version: 1, name: 'm', created: '2026-12-01T00:00:00Z', ops: 'ops 1 (bundle a)', subnet: '10.200.0', envs: ['lab'], hosts: [], files: [], source: '/r', ...over };
 }
 
 describe('lab snapshot files', () => {
@@ -54,8 +54,9 @@ describe('when a snapshot is refused', () => {
   put(join(base, 'var/lib/dpkg/status'), 'Package: systemd\nVersion: 252\n');
   const id = baseImageId(base);
   const layer = tempDir();
-  const current = { ops: 'ops 1 (bundle a)', baseDir: base };
-  const ok = manifest({ base: { dir: base, id }, hosts: [{ env: 'lab', name: 'lab-1', slot: 10, address: '10.200.0.10', hostKey: 'ssh-ed25519 AAAA', layers: [layer] }] });
+  const current = { ops: 'ops 1 (bundle a)', baseDirOf: (release: string) => (release === 'debian-13' ? base : '/nowhere') };
+  const host = (over: Partial<SnapshotHost> = {}): SnapshotHost => ({ env: 'lab', name: 'lab-1', slot: 10, address: '10.200.0.10', hostKey: 'ssh-ed25519 AAAA', layers: [layer], release: 'debian-13', base: { dir: base, id }, ...over });
+  const ok = manifest({ hosts: [host()] });
 
   it('is usable when ops, the base image and every layer are as they were', () => {
     expect(snapshotProblem(ok, current)).toBeUndefined();
@@ -63,10 +64,9 @@ describe('when a snapshot is refused', () => {
 
   it('names another ops, another base recipe, a base rebuilt with other packages, a missing layer', () => {
     expect(snapshotProblem({ ...ok, ops: 'ops 0 (bundle b)' }, current)).toBe('it was made with ops 0 (bundle b); this is ops 1 (bundle a)');
-    expect(snapshotProblem({ ...ok, base: { dir: '/elsewhere', id } }, current)).toBe(`it was made on the base image /elsewhere; this ops uses ${base}`);
-    expect(snapshotProblem({ ...ok, base: { dir: base, id: `${id}0` } }, current)).toMatch(/^its base image was rebuilt since \(made on .*0, now /);
-    const gone = manifest({ ...ok, hosts: [{ env: 'lab', name: 'lab-1', slot: 10, address: '10.200.0.10', hostKey: 'k', layers: [join(layer, 'nope')] }] });
-    expect(snapshotProblem(gone, current)).toMatch(/^the layer .*nope of lab-1 is missing/);
+    expect(snapshotProblem(manifest({ hosts: [host({ base: { dir: '/elsewhere', id } })] }), current)).toBe(`lab-1 was made on the base image /elsewhere; this ops uses ${base}`);
+    expect(snapshotProblem(manifest({ hosts: [host({ base: { dir: base, id: `${id}0` } })] }), current)).toMatch(/^its base image was rebuilt since \(made on .*0, now /);
+    expect(snapshotProblem(manifest({ hosts: [host({ layers: [join(layer, 'nope')] })] }), current)).toMatch(/^the layer .*nope of lab-1 is missing/);
   });
 
   it('the base id follows the packages in it', () => {

@@ -1,13 +1,22 @@
 /** Facts a role needs before it can render (nothing secret): distro and existing PostgreSQL clusters. */
-import type { HostFacts } from '../roles/context.js';
+import type { HostFacts, PostgresCluster } from '../roles/context.js';
 import type { HostIO } from '../states/executor.js';
 import { kv } from '../states/facts-format.js';
 
-const SCRIPT = `. /etc/os-release 2>/dev/null; printf 'osId=%s\\nosVersion=%s\\n' "$ID" "$VERSION_ID"; printf 'pg=%s\\n' "$(ls /etc/postgresql 2>/dev/null | tr '\\n' ',')"`;
+const SCRIPT = `. /etc/os-release 2>/dev/null; printf 'osId=%s\\nosVersion=%s\\nosPretty=%s\\n' "$ID" "$VERSION_ID" "$PRETTY_NAME"; printf 'pg=%s\\n' "$(pg_lsclusters -h 2>/dev/null | awk '$2 == "main" { printf "%s:%s,", $1, $3 }')"`;
 
 export async function readHostFacts(io: HostIO): Promise<HostFacts> {
   let out = '';
   await io.exec(`sh -c '${SCRIPT.replace(/'/g, `'\\''`)}'`, { onStdout: (b) => (out += b.toString()) });
   const f = kv(out);
-  return { osId: f.osId ?? 'unknown', osVersion: f.osVersion ?? '', postgresClusters: (f.pg ?? '').split(',').filter(Boolean) };
+  return { osId: f.osId ?? 'unknown', osVersion: f.osVersion ?? '', osPretty: f.osPretty ?? '', postgresClusters: parseClusters(f.pg ?? '') };
+}
+
+/** `15:5432,17:5433,` (version:port of each `main` cluster pg_lsclusters lists). */
+export function parseClusters(s: string): PostgresCluster[] {
+  return s
+    .split(',')
+    .map((x) => /^(\d+(?:\.\d+)?):(\d+)$/.exec(x.trim()))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ version: m[1] ?? '', port: Number(m[2]) }));
 }

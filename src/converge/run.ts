@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { errorMessage, OpsError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { repoAt } from '../repo.js';
-import type { Host } from '../roles/context.js';
+import type { Host, HostFacts } from '../roles/context.js';
+import { supportedRelease } from '../platform/releases.js';
 import { renderHost } from '../roles/index.js';
 import { projectRoles } from '../roles/project.js';
 import { templates } from '../roles/templates.js';
@@ -74,6 +75,22 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
   let release: string | undefined;
   try {
+    // Every host's release first, in parallel: one the release table does not know stops the
+    // deploy before anything changes on any host (exit 2). Unreachable hosts are reported in their wave.
+    const factsOf = new Map<string, HostFacts>();
+    const failedConnect = new Map<string, unknown>();
+    await mapLimit(chosen, 32, async (host) => {
+      try {
+        const conn = await session.connect({ name: host.name, address: host.privateAddress, port: host.port, user: 'root' });
+        factsOf.set(host.name, await readHostFacts(conn));
+      } catch (e) {
+        failedConnect.set(host.name, e);
+      }
+    });
+    for (const host of chosen) {
+      const facts = factsOf.get(host.name);
+      if (facts) supportedRelease(host.name, facts, hasRole(host, 'master'));
+    }
     for (const wave of inWaves(chosen)) {
       await mapLimit(wave, 32, async (host) => {
         const t0 = Date.now();
@@ -81,6 +98,8 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
         totals.hosts++;
         let conn;
         try {
+          const early = failedConnect.get(host.name);
+          if (early) throw early;
           conn = await session.connect({ name: host.name, address: host.privateAddress, port: host.port, user: 'root' });
         } catch (e) {
           totals.unreachable++;
@@ -88,7 +107,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
           return;
         }
         try {
-          const facts = await readHostFacts(conn);
+          const facts = factsOf.get(host.name) ?? (await readHostFacts(conn));
           const rctx = { env: req.env, project: pillar.project, pillar, host, hosts, facts, tpl };
           const rendered = renderHost(rctx, projectRoles(rctx, dir));
           const report = await convergeHost(conn, rendered.states, rendered.handlers, {

@@ -3,6 +3,7 @@
  * backup to the operator's disk, restore from it, undo a copy, reset the local database. Every
  * check of the input happens before the first connection.
  */
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Handler } from '../cli/command.js';
@@ -77,6 +78,31 @@ async function proceed(ctx: Context, lines: string[], t: EnvDb, named: boolean, 
 async function sizeOf(pg: PgHost, db: string): Promise<{ size?: number; encoding?: string }> {
   const [row] = await pg.sql(describeSql(db));
   return row ? { size: Number(row[0]), encoding: row[1] } : {};
+}
+
+/** The major version of the PostgreSQL server (15, 17, …). */
+async function serverMajor(pg: PgHost): Promise<number> {
+  const [row] = await pg.sql("select current_setting('server_version_num')::int / 10000");
+  const n = Number(row?.[0]);
+  if (!Number.isInteger(n) || n <= 0) throw new OperationError(`cannot read the PostgreSQL version on ${pg.name === 'local' ? 'this machine' : pg.name}: is its server running?`);
+  return n;
+}
+
+/** The major version of this machine's pg_restore (Debian's wrapper picks it as it will for the restore). */
+function localRestoreMajor(): number {
+  try {
+    const m = /\(PostgreSQL\) (\d+)/.exec(execFileSync('pg_restore', ['--version'], { encoding: 'utf8' }));
+    if (m) return Number(m[1]);
+  } catch {
+    // not installed: the restore names it
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** A dump of a newer PostgreSQL does not restore into an older one: refused before anything is touched. */
+function refuseNewerIntoOlder(source: string, srcMajor: number, target: string, dstMajor: number, hint: string): void {
+  if (srcMajor <= dstMajor) return;
+  throw new UsageError(`${source} runs PostgreSQL ${srcMajor} and ${target} PostgreSQL ${dstMajor}: a dump of a newer PostgreSQL does not restore into an older one`, `${hint}; nothing was changed`);
 }
 
 const sized = (s: { size?: number }) => (s.size === undefined ? 'does not exist yet' : humanBytes(s.size));
@@ -171,7 +197,8 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
     const srcPg = remotePg(srcConn);
     const dstPg = remotePg(dstConn);
     const app = AppControl.of(session, dst.pillar, user);
-    const [srcInfo, dstInfo, running] = await Promise.all([sizeOf(srcPg, src.db), sizeOf(dstPg, dst.db), app.running()]);
+    const [srcInfo, dstInfo, running, srcMajor, dstMajor] = await Promise.all([sizeOf(srcPg, src.db), sizeOf(dstPg, dst.db), app.running(), serverMajor(srcPg), serverMajor(dstPg)]);
+    refuseNewerIntoOlder(`${src.host.name} (${src.env})`, srcMajor, `${dst.host.name} (${dst.env})`, dstMajor, `upgrade ${dst.env}'s db host to PostgreSQL ${srcMajor} or later first (see README: PostgreSQL across releases)`);
     if (srcInfo.size === undefined) throw new OperationError(`${src.host.name}: there is no database ${src.db}`);
     await proceed(
       ctx,
@@ -310,7 +337,8 @@ export const resetLocalDb: Handler = async (ctx, args, opts) => {
     const conn = await session.connect(src.host);
     const srcPg = remotePg(conn);
     const pg = localPg();
-    const [info, mine] = await Promise.all([sizeOf(srcPg, src.db), sizeOf(pg, local)]);
+    const [info, mine, srcMajor, localMajor] = await Promise.all([sizeOf(srcPg, src.db), sizeOf(pg, local), serverMajor(srcPg), serverMajor(pg)]);
+    refuseNewerIntoOlder(`${src.host.name} (${env})`, srcMajor, 'this machine', Math.min(localMajor, localRestoreMajor()), `install PostgreSQL ${srcMajor} or later here (server and client)`);
     if (info.size === undefined) throw new OperationError(`${src.host.name}: there is no database ${src.db}`);
     await confirm(`replace your local database ${local} (${sized(mine)}) with ${src.db} from ${src.host.name} (${sized(info)})?`, { yes: opts.yes === true });
     const level = await chooseLevel(ctx, compress, () => measureLink({ from: conn }));

@@ -12,6 +12,8 @@ import { errorMessage, OperationError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { loadPillar, type LoadedPillar } from '../pillar/load.js';
 import { HOST_RULE, isHostOrAddress, printable, SERVER_NAME_RE } from '../pillar/forms.js';
+import { supportedRelease } from '../platform/releases.js';
+import { readHostFacts } from '../converge/hostfacts.js';
 import { BUILTIN_ROLES, ROLE_ALIASES } from '../pillar/schema.js';
 import { publicKeyCandidates } from '../secrets/keyfiles.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
@@ -140,6 +142,8 @@ export const setupMaster: Handler = async (ctx, args, opts) => {
   const target: Target = { name, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
   const { session, conn } = await firstContact(ctx, pillar, target, opts);
   try {
+    // a release ops does not support as a master is refused before anything changes on the host
+    supportedRelease(name, await readHostFacts(conn), true);
     const node = await ensureNode(conn, (l) => ctx.out.info(l));
     ctx.out.info(`${name}: Node.js ${node}`);
     ctx.out.info(`${name}: ops bundle ${(await ensureBundle(conn)) === 'installed' ? 'installed' : 'already current'}`);
@@ -206,6 +210,7 @@ export const setupMinion: Handler = async (ctx, args, opts) => {
       name = reported;
       checkNameFree(pillar, name, target.address, `${address} calls itself`);
     }
+    supportedRelease(name, await readHostFacts(conn), roles.includes('master'));
     const auth = await capture(
       conn,
       'set -e; umask 077; mkdir -p /root/.ssh; touch /root/.ssh/authorized_keys; read -r key; grep -qxF "$key" /root/.ssh/authorized_keys || printf \'%s\\n\' "$key" >> /root/.ssh/authorized_keys',

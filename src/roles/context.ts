@@ -16,8 +16,15 @@ export interface Host {
 export interface HostFacts {
   osId: string;
   osVersion: string;
-  /** PostgreSQL major versions whose clusters exist (/etc/postgresql/<v>/main). */
-  postgresClusters: string[];
+  /** PRETTY_NAME of /etc/os-release (for messages) */
+  osPretty?: string;
+  /** The `main` PostgreSQL clusters that exist (pg_lsclusters), with their ports. */
+  postgresClusters: PostgresCluster[];
+}
+
+export interface PostgresCluster {
+  version: string;
+  port: number;
 }
 
 export interface RoleContext {

@@ -4,19 +4,21 @@
  * from the app hosts — by the firewall and by pg_hba.conf alike.
  */
 import { UsageError } from '../errors.js';
+import { supportedRelease } from '../platform/releases.js';
 import { pgHbaAddress } from './escape.js';
 import type { State } from '../states/types.js';
 import { clientsOfServices, PORTS, serviceName } from './app.js';
 import { text, type Host, type HostFacts, type RoleContext, type RoleParts } from './context.js';
 
-/** The PostgreSQL major each distro release ships. */
-const DISTRO_POSTGRES: Record<string, string> = { 'debian/11': '13', 'debian/12': '15', 'debian/13': '17', 'ubuntu/22.04': '14', 'ubuntu/24.04': '16' };
-const FALLBACK_POSTGRES = '15';
-
-/** The cluster ops manages: the newest existing one, else the one the distro's package will make. */
+/**
+ * The cluster ops manages: the one on PostgreSQL's port (a host upgraded in place from Debian 12
+ * keeps serving from its 15 cluster, and the new release's empty cluster on the next port is left
+ * alone, until the operator runs pg_upgradecluster, which moves the port with the data), else the
+ * newest existing one, else the one the release's package will make.
+ */
 export function postgresVersion(facts: HostFacts): string {
-  const existing = [...facts.postgresClusters].filter((v) => /^\d+(\.\d+)?$/.test(v)).sort((a, b) => Number(b) - Number(a))[0];
-  return existing ?? DISTRO_POSTGRES[`${facts.osId}/${facts.osVersion}`] ?? FALLBACK_POSTGRES;
+  const clusters = [...facts.postgresClusters].sort((a, b) => Number(b.version) - Number(a.version));
+  return (clusters.find((c) => c.port === PORTS.db) ?? clusters[0])?.version ?? supportedRelease('this host', facts).postgres;
 }
 
 /** A pg_hba.conf address field admitting exactly one host. */

@@ -168,7 +168,7 @@ function refused(where: 'project' | 'devs' | 'staging', yaml: string, path: stri
   expect(msg).toMatch(rule);
 }
 
-const FACTS = { osId: 'debian', osVersion: '12', postgresClusters: [] as string[] };
+const FACTS = { osId: 'debian', osVersion: '12', postgresClusters: [] };
 
 function rendered(over: Record<string, unknown>, hostName: string): State[] {
   const data = pillarSchema.parse({

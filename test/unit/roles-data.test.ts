@@ -7,11 +7,12 @@ import { UsageError } from '../../src/errors.js';
 import { pillarSchema } from '../../src/pillar/schema.js';
 import { cache } from '../../src/roles/cache.js';
 import type { Host, HostFacts, RoleContext } from '../../src/roles/context.js';
+import { parseClusters } from '../../src/converge/hostfacts.js';
 import { db, hbaAddress, postgresVersion } from '../../src/roles/db.js';
 import { renderHost } from '../../src/roles/index.js';
 import { queue } from '../../src/roles/queue.js';
 import { templates } from '../../src/roles/templates.js';
-import { rabbitAccess, rabbitHash, rabbitHashMatches, RABBIT_SHA256 } from '../../src/states/kinds/rabbitmq.js';
+import { IMPORT_SCRIPT, rabbitAccess, rabbitHash, rabbitHashMatches, RABBIT_SHA256 } from '../../src/states/kinds/rabbitmq.js';
 import type { State, Step } from '../../src/states/types.js';
 
 const HOSTS: Host[] = [
@@ -47,11 +48,18 @@ const thrown = (f: () => unknown): unknown => {
 const commandText = (steps: Step[]) => steps.map((s) => ('run' in s ? (s.run.line ?? (s.run.argv ?? []).join(' ')) : `upload ${s.upload.path}`)).join('\n');
 
 describe('db role', () => {
-  it('picks the cluster: an existing one first, else the distro release’s PostgreSQL', () => {
+  it('picks the cluster: the one on port 5432, else the newest existing one, else the release’s PostgreSQL', () => {
     expect(postgresVersion({ osId: 'debian', osVersion: '12', postgresClusters: [] })).toBe('15');
     expect(postgresVersion({ osId: 'ubuntu', osVersion: '24.04', postgresClusters: [] })).toBe('16');
-    expect(postgresVersion({ osId: 'debian', osVersion: '12', postgresClusters: ['13', '15'] })).toBe('15');
-    expect(postgresVersion({ osId: 'ubuntu', osVersion: '24.04', postgresClusters: ['9.6', '14'] })).toBe('14');
+    const c = (version: string, port: number) => ({ version, port });
+    expect(postgresVersion({ osId: 'debian', osVersion: '12', postgresClusters: [c('13', 5433), c('15', 5434)] })).toBe('15');
+    expect(postgresVersion({ osId: 'ubuntu', osVersion: '24.04', postgresClusters: [c('9.6', 5433), c('14', 5434)] })).toBe('14');
+    // upgraded in place from Debian 12: 15 keeps the port, 17's new empty cluster is left alone
+    expect(postgresVersion({ osId: 'debian', osVersion: '13', postgresClusters: [c('15', 5432), c('17', 5433)] })).toBe('15');
+    // after pg_upgradecluster 15 main: 17 has the port
+    expect(postgresVersion({ osId: 'debian', osVersion: '13', postgresClusters: [c('15', 5433), c('17', 5432)] })).toBe('17');
+    expect(parseClusters('15:5432,17:5433,')).toEqual([c('15', 5432), c('17', 5433)]);
+    expect(parseClusters('')).toEqual([]);
     const parts = db(ctx({ facts: { osId: 'ubuntu', osVersion: '24.04' } }));
     byId(parts.states, 'block:/etc/postgresql/16/main/pg_hba.conf');
     byId(parts.states, 'file:/etc/postgresql/16/main/conf.d/ops.conf');
@@ -183,7 +191,7 @@ describe('rabbitmq_access plan', () => {
     permissions: [{ user: 'demo_staging', vhost: 'demo_staging', configure: '.*', write: '.*', read: '.*' }],
   };
 
-  it('fresh broker: one import on stdin (a hash, never the password) and guest removed', () => {
+  it('fresh broker: one import from stdin through a private file (a hash, never the password) and guest removed', () => {
     const plan = rabbitAccess.plan(
       p,
       defs({
@@ -195,7 +203,8 @@ describe('rabbitmq_access plan', () => {
     expect(plan.status).toBe('change');
     expect(plan.steps).toHaveLength(2);
     const [imp, del] = plan.steps as [Step & { stdin?: Buffer }, Step];
-    expect(commandText([imp])).toBe('rabbitmqctl -q import_definitions --format json');
+    expect((imp as { run: { argv: string[] } }).run.argv).toEqual(['sh', '-c', IMPORT_SCRIPT]);
+    expect(IMPORT_SCRIPT).toContain('rabbitmqctl -q import_definitions --format json "$d/definitions.json"');
     const body = JSON.parse((imp as { stdin: Buffer }).stdin.toString()) as { users: { password_hash: string }[]; vhosts: unknown[]; permissions: unknown[] };
     expect(body.vhosts).toEqual([{ name: 'demo_staging' }]);
     expect(body.permissions).toEqual([{ user: 'demo_staging', vhost: 'demo_staging', configure: '.*', write: '.*', read: '.*' }]);

@@ -3,7 +3,9 @@
  * `guest` user. Everything is read in one `rabbitmqctl export_definitions` (the Erlang CLI is
  * slow to start); the stored password hash is checked here, in JS. A change is one
  * `import_definitions` whose JSON (with a password hash computed here, never the password)
- * travels on stdin, plus `delete_user guest`.
+ * travels on stdin into a file only root and the broker's user can read, removed after, plus
+ * `delete_user guest`. (RabbitMQ 4.0.5, Debian 13's, hangs reading definitions from its own
+ * standard input, so the CLI is given a path.)
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Plan, StateKind, Step } from '../types.js';
@@ -37,6 +39,17 @@ export function rabbitHashMatches(hash: string, password: string): boolean {
   const want = createHash('sha256').update(salt).update(password, 'utf8').digest();
   return timingSafeEqual(want, raw.subarray(4));
 }
+
+/** stdin → a private file → `import_definitions PATH`; the folder goes whatever happens. */
+export const IMPORT_SCRIPT = [
+  'set -eu',
+  'umask 077',
+  'd=$(mktemp -d /tmp/ops-rabbitmq.XXXXXX)',
+  'trap \'rm -rf "$d"\' EXIT',
+  'cat > "$d/definitions.json"',
+  'chown -R rabbitmq:rabbitmq "$d"',
+  'rabbitmqctl -q import_definitions --format json "$d/definitions.json"',
+].join('\n');
 
 const FULL = { configure: '.*', write: '.*', read: '.*' };
 
@@ -78,7 +91,7 @@ export const rabbitAccess: StateKind<RabbitAccessParams> = {
     const steps: Step[] = [];
     if (changes.length > 0) {
       steps.push({
-        run: { argv: ['rabbitmqctl', '-q', 'import_definitions', '--format', 'json'] },
+        run: { argv: ['sh', '-c', IMPORT_SCRIPT] },
         stdin: Buffer.from(JSON.stringify(wanted)),
         describe: `rabbitmqctl import_definitions (${changes.join(', ')})`,
       });

@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { DEMO } from './test/support/converged-kinds.js';
+import { BESIDE_DEMO, DEMO } from './test/support/converged-kinds.js';
 import HostsFirstProducers from './test/support/sequencer.js';
 
 /** Real hosts on this machine: each file boots a lab of its own; files of one lane run one at a time. */
@@ -21,14 +21,15 @@ export default defineConfig({
         },
       },
       {
-        // The files that boot from the demo snapshot (the first of them converges it from bare hosts).
+        // The files that boot from the demo snapshot (the first of them converges it from bare hosts),
+        // then a few with labs of their own, to even out the lanes.
         extends: true,
-        test: { name: 'hosts-demo', include: DEMO.lane, ...hostLane },
+        test: { name: 'hosts-demo', include: [...DEMO.lane, ...BESIDE_DEMO], ...hostLane },
       },
       {
         // Every other host test: bare hosts, or environments of their own. Runs beside the demo lane.
         extends: true,
-        test: { name: 'hosts', include: ['test/lab/**/*.test.ts', 'test/hosts/**/*.test.ts'], exclude: DEMO.lane, ...hostLane },
+        test: { name: 'hosts', include: ['test/lab/**/*.test.ts', 'test/hosts/**/*.test.ts'], exclude: [...DEMO.lane, ...BESIDE_DEMO], ...hostLane },
       },
     ],
   },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, end to end, in a throw-away copy of the example repo (needs root on Linux):
-# three real Debian 12 lab hosts; lab-1 becomes the master (the environment key is made there),
+# three real Debian 13 lab hosts; lab-1 becomes the master (the environment key is made there),
 # lab-2 db+queue, lab-3 web+balancer+cache+worker; secrets are generated into the pillar
 # encrypted (never in argv or a plaintext file); the demo app is served from the master over
 # SSH; `ops deploy lab` converges every host and releases the app; then the site is asked for
@@ -20,7 +20,7 @@ cp -r "$here/pillar" "$work/"
 cd "$work"
 exec 2>&1
 step() { echo; echo "== $*"; }
-step "ops lab up (3 Debian 12 hosts)"; ops lab up
+step "ops lab up (3 Debian 13 hosts)"; ops lab up
 addr() { ops lab status | awk -F'\t' -v n="$1" '$2==n {print $3}'; }
 step "ops setup-master lab -H $(addr lab-1)"; ops setup-master lab -H "$(addr lab-1)"
 step "ops setup-minion lab db,queue -H $(addr lab-2)"; ops setup-minion lab db,queue -H "$(addr lab-2)"

@@ -1,6 +1,7 @@
 /**
- * Database operations on real lab hosts: `production` (master production-1, PostgreSQL on
- * production-2) and `staging` (master staging-1, PostgreSQL on staging-2), converged with
+ * Database operations on real lab hosts: `production` (master production-1, PostgreSQL 15 on
+ * production-2, both Debian 12) and `staging` (master staging-1, PostgreSQL 17 on staging-2, both
+ * Debian 13), converged with
  * `ops deploy <env> --no-release`. The copy is killed mid-stream three ways (Ctrl-C, the source's
  * pg_dump killed, the source's link dropped) and must leave staging exactly as it was (and, after
  * a dropped link, no pg_dump left on the source once its sshd gives up the client); bad input
@@ -42,7 +43,8 @@ async function sql(env: 'production' | 'staging', sqlText: string, db = `demo_${
 
 const databases = (env: 'production' | 'staging') => sql(env, "select string_agg(datname, ' ' order by datname) from pg_database where datname like 'demo_%'", 'postgres');
 /** What the app sees of staging: its rows and a checksum of every note. */
-const fingerprint = () => sql('staging', "select count(*) || ' ' || md5(string_agg(note, ',' order by id)) from items");
+const FINGERPRINT = "select count(*) || ' ' || md5(string_agg(note, ',' order by id)) from items";
+const fingerprint = () => sql('staging', FINGERPRINT);
 
 /** The fingerprints of root's logins from `from` accepted by sshd on production-2 so far. */
 async function loginsOnSource(from: string): Promise<string[]> {
@@ -119,7 +121,8 @@ beforeAll(async () => {
   // the two environments are independent: set up and converged side by side
   const envHosts = await Promise.all(
     ['production', 'staging'].map(async (env) => {
-      const made = await provisionLab(repo, { env, hosts: 2, minions: { [`${env}-2`]: 'db' }, secrets: ['DB_PASSWORD'] });
+      // production on Debian 12 (PostgreSQL 15), staging on Debian 13 (17): every copy crosses majors
+      const made = await provisionLab(repo, { env, hosts: 2, distro: env === 'production' ? 'debian-12' : 'debian-13', minions: { [`${env}-2`]: 'db' }, secrets: ['DB_PASSWORD'] });
       const d = await ops(['deploy', env, '--no-release'], { cwd: repo });
       expect(d.code, d.stdout + d.stderr).toBe(0);
       return made;
@@ -184,6 +187,17 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     await expectStagingUntouched(before);
   });
 
+  it('copies only from older to newer PostgreSQL: staging (17) into production (15) is refused before anything, naming both', async () => {
+    expect(await sql('production', 'show server_version')).toMatch(/^15\./);
+    expect(await sql('staging', 'show server_version')).toMatch(/^17\./);
+    const before = { dbs: await databases('production'), rows: await sql('production', FINGERPRINT) };
+    const r = await ops(['db', 'copy', 'staging', 'production', '--allow-protected-target', '--confirm', 'demo_production', '--yes'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.split('\n')[0]).toMatch(/staging-2 \(staging\) runs PostgreSQL 17 and production-2 \(production\) PostgreSQL 15: a dump of a newer PostgreSQL does not restore into an older one/);
+    expect(r.stderr).toMatch(/nothing was changed/);
+    expect({ dbs: await databases('production'), rows: await sql('production', FINGERPRINT) }).toEqual(before);
+  });
+
   it('copies production into staging: rows, owners, the old database kept, the app stopped and started again, media swapped, dump kept 0600', async () => {
     const dump = join(tempDir(), 'prod.dump');
     const pidBefore = (await run('staging', 'staging-2', 'systemctl show -p MainPID --value demo-worker.service')).stdout.trim();
@@ -230,6 +244,25 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/pg_dump on production-2 failed|pg_restore on staging-2 failed/);
     await expectStagingUntouched(before);
+  });
+
+  it('the source db host powered off at the first progress event: exit 1, staging as it was; started again, production keeps its databases', async () => {
+    const before = await snapshot();
+    const production = { dbs: await databases('production'), rows: await sql('production', FINGERPRINT) };
+    const c = startCopy();
+    await c.streaming;
+    const cut = await ops(['lab', 'kill', 'production-2'], { cwd: repo });
+    expect(cut.code, cut.stderr).toBe(0);
+    const r = await c.exit;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/production-2/);
+    await expectStagingUntouched(before);
+    const start = await ops(['lab', 'start', 'production-2'], { cwd: repo });
+    expect(start.code, start.stderr).toBe(0);
+    // PostgreSQL recovers from the power cut as it starts on boot
+    const ready = await run('production', 'production-2', 'for i in $(seq 60); do pg_isready -q && exit 0; sleep 0.5; done; exit 1');
+    expect(ready.code, ready.stderr).toBe(0);
+    expect({ dbs: await databases('production'), rows: await sql('production', FINGERPRINT) }).toEqual(production);
   });
 
   it("the source's link dropped mid-stream: exit 1 once the connection is given up, staging as it was", async () => {
@@ -279,12 +312,12 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     expect(await sql('staging', 'select count(*) from item_notes')).toBe('500');
   });
 
-  it("reset-local-db: staging's database into this machine's PostgreSQL, the old local one kept", async () => {
+  it("reset-local-db: production's database (PostgreSQL 15) into this machine's PostgreSQL 15, the old local one kept", async () => {
     // no services run when CI starts: the local server is started here (or is running already)
     execFileSync('sh', ['-c', 'pg_ctlcluster 15 main start || pg_ctlcluster 15 main status']);
     execFileSync('runuser', ['-u', 'postgres', '--', 'sh', '-c', `dropdb --if-exists ${LOCAL_DB}; createdb ${LOCAL_DB} && psql -X -q -d ${LOCAL_DB} -c "create table mine (x int); insert into mine values (42)"`]);
     const folder = join(tempDir(), 'media');
-    const r = await ops(['reset-local-db', 'staging', '--local-db', LOCAL_DB, '--with-media', folder, '--yes'], { cwd: repo });
+    const r = await ops(['reset-local-db', 'production', '--local-db', LOCAL_DB, '--with-media', folder, '--yes'], { cwd: repo });
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(folder, 'sub/cat.txt'), 'utf8')).toBe('cat\n');
     expect(readFileSync(join(folder, 'dog file.txt'), 'utf8')).toBe("it's a dog\n");
@@ -292,6 +325,11 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     expect(local(LOCAL_DB, 'select count(*) from items')).toBe('500');
     const kept = local('postgres', `select datname from pg_database where datname like '${LOCAL_DB}_before_%'`);
     expect(local(kept, 'select x from mine')).toBe('42');
+    // staging's PostgreSQL 17 is newer than this machine's 15: refused before anything, naming both
+    const newer = await ops(['reset-local-db', 'staging', '--local-db', LOCAL_DB, '--yes'], { cwd: repo });
+    expect(newer.code, newer.stderr).toBe(2);
+    expect(newer.stderr.split('\n')[0]).toMatch(/staging-2 \(staging\) runs PostgreSQL 17 and this machine PostgreSQL 15/);
+    expect(local(LOCAL_DB, 'select count(*) from items')).toBe('500');
   });
 
   it('--direct: staging-2 pulls the dump from production-2 itself, once, with a throw-away key ops lends it and removes after', async () => {

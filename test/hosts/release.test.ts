@@ -86,8 +86,8 @@ async function deploy(args: string[] = []): Promise<{ code: number; release: Rec
   return { code: r.code, release: lastRelease(r.stdout), out: r };
 }
 
-/** Starts a deploy and kills the ops process (SIGINT) when its output shows `marker`. */
-function deployKilledAt(marker: RegExp): Promise<{ code: number | null; stdout: string }> {
+/** Starts a deploy and, when its output shows `marker`, does `act` (by default: SIGINT to the ops process). */
+function deployKilledAt(marker: RegExp, act?: () => Promise<void>): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [OPS, 'deploy', 'lab'], { cwd: repo, env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
@@ -96,7 +96,8 @@ function deployKilledAt(marker: RegExp): Promise<{ code: number | null; stdout: 
       stdout += b.toString('utf8');
       if (!killed && marker.test(stdout)) {
         killed = true;
-        child.kill('SIGINT');
+        if (act) void act();
+        else child.kill('SIGINT');
       }
     });
     child.stderr.on('data', (b: Buffer) => outputs.push(b.toString('utf8')));
@@ -332,6 +333,52 @@ describe('locks, history and rollback', () => {
     const forced = await opsLab(['deploy', 'lab', '--force-unlock']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stdout).toMatch(/breaking the stale deploy lock of ghost@nowhere/);
+  });
+
+  it('the master powered off mid-deploy and started again: the lock is stale (it booted since), broken only with --force-unlock', async () => {
+    const before = await servedRelease();
+    await publish();
+    let cut: Promise<RunResult> | undefined;
+    const dead = await deployKilledAt(/building \S+ on/, async () => void (cut = opsLab(['lab', 'kill', 'lab-1'])));
+    expect((await cut)?.code).toBe(0);
+    expect(dead.code).not.toBe(0);
+    expect(await servedRelease()).toBe(before);
+    const start = await opsLab(['lab', 'start', 'lab-1']);
+    expect(start.code, start.stderr).toBe(0);
+    const refused = await deploy();
+    expect(refused.code).toBe(1);
+    expect(refused.out.stderr).toMatch(/the deploy lock of 'lab' is stale: held by \S+ since .* lab-1 has booted since/);
+    expect(refused.out.stderr).toMatch(/--force-unlock/);
+    const forced = await deploy(['--force-unlock']);
+    expect(forced.code, forced.out.stderr).toBe(0);
+    expect(forced.release).toMatchObject({ status: 'released' });
+    expect(await servedRelease()).toBe(forced.release.id);
+  });
+
+  it('a web host rebooted during a deploy serves the live release when it is back', async () => {
+    await publish();
+    let reboot: Promise<void> | undefined;
+    const during = await deployKilledAt(/building \S+ on/, async () => {
+      reboot = (async () => {
+        expect((await opsLab(['lab', 'stop', 'lab-3'])).code).toBe(0);
+        expect((await opsLab(['lab', 'start', 'lab-3'])).code).toBe(0);
+      })();
+      await reboot;
+    });
+    await reboot;
+    expect(during.stdout).toMatch(/building \S+ on/);
+    // back: its units start on boot and serve the release its `current` link names
+    let page = await curl('/');
+    for (let i = 0; i < 30 && page.code !== '200'; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      page = await curl('/');
+    }
+    expect(page.code, page.body).toBe('200');
+    const live = (await opsLab(['run', 'lab', '--host', 'lab-3', '--', 'basename "$(readlink /var/www/demo/current)"'])).stdout.trim();
+    expect(/release: (\S+)/.exec(page.body)?.[1]).toBe(live);
+    const next = await deploy();
+    expect(next.code, next.out.stderr).toBe(0);
+    expect(await servedRelease()).toBe(next.release.id);
   });
 
   it('ops releases lists commit, time, who and the live release', async () => {

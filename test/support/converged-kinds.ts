@@ -31,6 +31,12 @@ export const DEMO: LabKind = {
 };
 
 /**
+ * Files with labs of their own (bare hosts, no snapshot) that run in the demo lane after its files,
+ * so the two lanes take about as long as each other (see docs/testing.md).
+ */
+export const BESIDE_DEMO = ['test/hosts/hardening.test.ts', 'test/hosts/apt-repo.test.ts', 'test/hosts/master-secrets.test.ts'];
+
+/**
  * Files whose own subject is the first converge of a kind from bare hosts: they run first and leave
  * their converged hosts as the kind's snapshot, so no other file converges it again.
  */

@@ -9,8 +9,9 @@ export function requireRoot(): void {
   expect(process.getuid?.(), 'lab tests need root (CI runs as root)').toBe(0);
 }
 
-export async function labUp(repo: string, env: string, hosts: number): Promise<RunResult> {
-  const r = await ops(['lab', 'up', '--env', env, '--hosts', String(hosts)], { cwd: repo });
+/** `distro`: as `ops lab up --distro` takes it (one release, or one per host); the lab's default without. */
+export async function labUp(repo: string, env: string, hosts: number, distro?: string): Promise<RunResult> {
+  const r = await ops(['lab', 'up', '--env', env, '--hosts', String(hosts), ...(distro ? ['--distro', distro] : [])], { cwd: repo });
   expect(r.code, `ops lab up failed:\n${r.stderr}`).toBe(0);
   return r;
 }
@@ -109,10 +110,10 @@ export async function withLinkDown<T>(address: string, fn: (takeDown: () => void
  */
 export async function provisionLab(
   repo: string,
-  opts: { env?: string; hosts: number; minions: Record<string, string>; secrets?: string[] },
+  opts: { env?: string; hosts: number; distro?: string; minions: Record<string, string>; secrets?: string[] },
 ): Promise<LabHostRow[]> {
   const env = opts.env ?? 'lab';
-  await labUp(repo, env, opts.hosts);
+  await labUp(repo, env, opts.hosts, opts.distro);
   const hosts = (await labHosts(repo)).filter((h) => h.env === env);
   const addr = (name: string) => hosts.find((h) => h.name === name)?.address ?? name;
   const master = await ops(['setup-master', env, '-H', addr(`${env}-1`)], { cwd: repo });

@@ -76,15 +76,15 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   let release: string | undefined;
   try {
     // Every host's release first, in parallel: one the release table does not know stops the
-    // deploy before anything changes on any host (exit 2). Unreachable hosts are reported in their wave.
+    // deploy before anything changes on any host (exit 2). A host unreachable now is tried again in
+    // its wave (and its release checked there, before its states).
     const factsOf = new Map<string, HostFacts>();
-    const failedConnect = new Map<string, unknown>();
     await mapLimit(chosen, 32, async (host) => {
       try {
         const conn = await session.connect({ name: host.name, address: host.privateAddress, port: host.port, user: 'root' });
         factsOf.set(host.name, await readHostFacts(conn));
-      } catch (e) {
-        failedConnect.set(host.name, e);
+      } catch {
+        // reported in its wave
       }
     });
     for (const host of chosen) {
@@ -98,8 +98,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
         totals.hosts++;
         let conn;
         try {
-          const early = failedConnect.get(host.name);
-          if (early) throw early;
+          // the session opens a new connection when the one of the check above has gone meanwhile
           conn = await session.connect({ name: host.name, address: host.privateAddress, port: host.port, user: 'root' });
         } catch (e) {
           totals.unreachable++;
@@ -107,7 +106,9 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
           return;
         }
         try {
-          const facts = factsOf.get(host.name) ?? (await readHostFacts(conn));
+          // read again: a host of a later wave may have been rebooted or changed since the check
+          const facts = await readHostFacts(conn);
+          supportedRelease(host.name, facts, hasRole(host, 'master'));
           const rctx = { env: req.env, project: pillar.project, pillar, host, hosts, facts, tpl };
           const rendered = renderHost(rctx, projectRoles(rctx, dir));
           const report = await convergeHost(conn, rendered.states, rendered.handlers, {

@@ -1,5 +1,5 @@
 /**
- * `ops lab`: real Debian 12 hosts on this machine (Linux, root), booted with systemd in network namespaces
+ * `ops lab`: real Debian 13 (or 12) hosts on this machine (Linux, root), booted with systemd in network namespaces
  * on a private bridge, for trying and testing ops. See DESIGN.md §5.
  */
 export type { LabHostInfo, LabLog } from './types.js';

@@ -3,8 +3,9 @@
  * ops instance — and removes them. Used by `lab up` (clear stale objects) and by `lab down` (works without
  * state.json).
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { upperOf } from './host-root.js';
 import { cgroupMachines, machineProcesses, removeCgroupParentIfEmpty, removeMachineCgroups } from './cgroups.js';
 import { proxyInstanceOf, stopProxies } from './apt-proxy-process.js';
 import { stopMachine } from './machine.js';
@@ -141,13 +142,42 @@ export async function clearInstance(o: InstanceObjects): Promise<void> {
   removeCgroupParentIfEmpty();
 }
 
+/** Records which clone an instance belongs to (its repo root), so other clones can tell a stopped lab from a leftover. */
+export function recordOwner(id: string, root: string): void {
+  mkdirSync(instanceDir(id), { recursive: true });
+  writeFileSync(join(instanceDir(id), 'owner'), `${root}\n`);
+}
+
 /**
- * Clears leftovers of other ops instances whose processes are all gone (e.g. an earlier clone after the
- * machine's processes were killed). Instances with anything still running are left alone.
+ * The clone whose lab this is, when that clone still has it: its state names the instance and hosts
+ * whose disks are here (stopped hosts — after `lab stop`, `kill` or a reboot of this machine — that
+ * `lab start` and `lab up` boot again). Such a lab is never cleared by another clone.
+ */
+export function keptBy(id: string): string | undefined {
+  try {
+    const root = readFileSync(join(instanceDir(id), 'owner'), 'utf8').trim();
+    const state = JSON.parse(readFileSync(join(root, '.ops', 'lab', 'state.json'), 'utf8')) as { instance?: unknown; hosts?: { name?: unknown }[] };
+    if (state.instance !== id || !Array.isArray(state.hosts)) return undefined;
+    const disks = state.hosts.some((h) => typeof h.name === 'string' && existsSync(upperOf(hostDir(id, h.name))));
+    return disks ? root : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Clears leftovers of other ops instances whose processes are all gone (e.g. the lab of a clone that
+ * was deleted, after the machine's processes were killed). Instances with anything still running are
+ * left alone, and so are the stopped labs of clones that still have them (`keptBy`).
  */
 export async function clearDeadInstances(ownId: string, all: Map<string, InstanceObjects>, log: (l: string) => void): Promise<void> {
   for (const o of all.values()) {
     if (o.id === ownId || hasLiveProcesses(o)) continue;
+    const owner = keptBy(o.id);
+    if (owner !== undefined) {
+      log(`keeping the stopped lab of ${owner} (instance ${o.id}): \`ops lab down\` there removes it`);
+      continue;
+    }
     log(`clearing leftovers of an earlier lab (instance ${o.id}): ${describe(o)}`);
     await clearInstance(o);
   }

@@ -9,7 +9,9 @@ import { ensureLabKey } from './lab-key.js';
 import { clearHost } from './leftovers.js';
 import { withLabLock } from './lock.js';
 import { instanceIdFor } from './names.js';
-import { bootHost, bootTimeoutMs, powerCut, powerState, shutDown } from './power.js';
+import { ensureBaseImage } from './base-image.js';
+import { updateKnownHosts } from './inventory.js';
+import { bootHost, bootTimeoutMs, labRelease, powerCut, powerState, shutDown } from './power.js';
 import { labPreflight } from './preflight.js';
 import { hostInfo, syncHosts } from './running.js';
 import { readState, writeState, type LabHostRecord, type LabState } from './state.js';
@@ -21,7 +23,7 @@ export type LabPowerAction = 'stop' | 'kill' | 'start' | 'destroy';
 function pick(state: LabState | undefined, names: readonly string[]): LabHostRecord[] {
   if (names.length === 0) throw new UsageError('which hosts? name them, e.g. lab-2', 'see `ops lab status`');
   const hosts = state?.hosts ?? [];
-  return names.map((n) => {
+  return [...new Set(names)].map((n) => {
     const h = hosts.find((x) => x.name === n);
     if (!h) throw new UsageError(`no lab host '${n}'`, `hosts: ${hosts.map((x) => x.name).join(', ') || 'none (ops lab up)'}`);
     return h;
@@ -38,22 +40,25 @@ export async function labPower(repo: Repo, action: LabPowerAction, names: readon
     const save = () => writeState(repo, state);
     for (const h of hosts) {
       const now = powerState(h);
-      if (action === 'stop') {
-        if (now === 'stopped') log(`${h.name}: already stopped`);
-        else {
-          log(`${h.name}: shutting down`);
-          await shutDown(h);
-        }
-      } else if (action === 'kill') {
-        if (now === 'stopped') log(`${h.name}: already stopped`);
-        else {
-          log(`${h.name}: cutting its power`);
-          await powerCut(h);
-        }
-      } else if (action === 'destroy') {
+      if (action === 'destroy') {
         log(`${h.name}: destroying it and its disk`);
         await clearHost(id, h.machine, h.veth, h.pid);
         state.hosts = state.hosts.filter((x) => x !== h);
+        // its host key is gone with it: the pin goes too (the next `up` pins the new host's key)
+        updateKnownHosts(repo, [h.address], []);
+      } else if (action === 'start') {
+        // below, all at once
+      } else if (now === 'stopped') log(`${h.name}: already stopped`);
+      else if (now === 'gone') log(`${h.name}: its disk is gone (\`ops lab up\` makes a new host in its place)`);
+      else if (now === 'orphaned') {
+        log(`${h.name}: its nspawn supervisor is gone, so it cannot shut down cleanly: its processes end at once`);
+        await powerCut(h);
+      } else if (action === 'stop') {
+        log(`${h.name}: shutting down`);
+        await shutDown(h);
+      } else {
+        log(`${h.name}: cutting its power`);
+        await powerCut(h);
       }
       save();
     }
@@ -64,6 +69,8 @@ export async function labPower(repo: Repo, action: LabPowerAction, names: readon
       const down = hosts.filter((h) => powerState(h) !== 'running');
       for (const h of hosts.filter((x) => !down.includes(x))) log(`${h.name}: already running`);
       for (const h of down) if (powerState(h) === 'orphaned') await powerCut(h);
+      // one base image build at a time (hosts of one release share it)
+      for (const release of new Set(down.map((h) => h.release))) await ensureBaseImage(labRelease(release), log);
       await Promise.all(down.map((h) => bootHost(repo, state, h, key, bootTimeoutMs(down.length), log)));
       save();
       syncHosts(state, key);

@@ -2,6 +2,7 @@
  * The bundled ops (dist/) on a master: /opt/ops/<bundle id>/, /opt/ops/current, and a launcher
  * /usr/local/bin/ops — installed by setup-master and kept current by every deploy.
  */
+import { RELEASES } from '../platform/releases.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -75,7 +76,7 @@ export async function ensureNode(conn: Connection, log: (l: string) => void): Pr
   if (maj < MIN_NODE[0] || (maj === MIN_NODE[0] && min < MIN_NODE[1])) {
     throw new OperationError(
       `${conn.target.name}: the distro's Node.js is ${v.out.trim() || 'missing'}; ops needs ${MIN_NODE.join('.')} or newer`,
-      'use Debian 12+ or Ubuntu 24.04+ for the master (their nodejs packages are new enough)',
+      `make the master a host with ${RELEASES.filter((r) => r.master).map((r) => r.name).join(', ')} (their nodejs packages are new enough)`,
     );
   }
   return v.out.trim();

@@ -16,9 +16,9 @@ import { text, type Host, type HostFacts, type RoleContext, type RoleParts } fro
  * alone, until the operator runs pg_upgradecluster, which moves the port with the data), else the
  * newest existing one, else the one the release's package will make.
  */
-export function postgresVersion(facts: HostFacts): string {
+export function postgresVersion(facts: HostFacts, host = 'the db host'): string {
   const clusters = [...facts.postgresClusters].sort((a, b) => Number(b.version) - Number(a.version));
-  return (clusters.find((c) => c.port === PORTS.db) ?? clusters[0])?.version ?? supportedRelease('this host', facts).postgres;
+  return (clusters.find((c) => c.port === PORTS.db) ?? clusters[0])?.version ?? supportedRelease(host, facts).postgres;
 }
 
 /** A pg_hba.conf address field admitting exactly one host. */
@@ -34,7 +34,7 @@ export function db(ctx: RoleContext): RoleParts {
       `create it: ops encrypt ${ctx.env} DB_PASSWORD --generate --write`,
     );
   const name = serviceName(ctx);
-  const v = postgresVersion(ctx.facts);
+  const v = postgresVersion(ctx.facts, ctx.host.name);
   const etc = `/etc/postgresql/${v}/main`;
   const clients = clientsOfServices(ctx);
   const conf = `${etc}/conf.d/ops.conf`;

@@ -51,10 +51,16 @@ export class SshSession {
     return `${t.user}@${t.address}:${t.port}`;
   }
 
-  connect(target: Target): Promise<Connection> {
+  /** The run's connection to `target`; a new one when the cached one has gone (the host rebooted, the link dropped). */
+  async connect(target: Target): Promise<Connection> {
     const k = this.key(target);
     const existing = this.conns.get(k);
-    if (existing) return existing;
+    if (existing) {
+      const c = await existing.catch(() => undefined);
+      if (c?.alive) return c;
+      if (this.conns.get(k) === existing) this.conns.delete(k);
+      return this.connect(target);
+    }
     const p = this.open(target, {});
     this.conns.set(k, p);
     // A failed connection is not cached as a failure forever within a run's retries.

@@ -211,9 +211,8 @@ describe('db, queue and cache on lab-2; the app on lab-3; the master on lab-1', 
     expect(bad.code).not.toBe(0);
     const guest = await amqpLogin('guest', 'guest', '/');
     expect(guest.stdout.trim()).not.toBe('open-ok');
-    // on the broker itself: the password (on stdin) authenticates, guest is gone, rights are full
-    const auth = await run('lab-2', `echo ${b64(brokerPassword)} | base64 -d | rabbitmqctl -q authenticate_user ${NAME} && echo AUTH-OK`);
-    expect(auth.stdout, auth.stderr).toContain('AUTH-OK');
+    // on the broker itself: guest is gone, rights are full (the logins above are the password's proof:
+    // `rabbitmqctl authenticate_user` would need the password on stdin, which RabbitMQ 4.0.5's CLI never reads)
     const users = await run('lab-2', 'rabbitmqctl -q -s list_users');
     expect(
       users.stdout

@@ -177,10 +177,18 @@ describe('faults', () => {
   it('a host that dies mid-command is reported, the others finish, nothing hangs', async () => {
     await withLinkDown(hosts[2]?.address ?? '', async (takeDown) => {
       const started = Date.now();
-      const pending = run(['--', 'sleep 4; echo finished']);
-      await new Promise((r) => setTimeout(r, 1500));
-      takeDown();
-      const r = await pending;
+      // the link goes down once the command runs on lab-3 (not while ops still connects to it)
+      let down = false;
+      const r = await ops(['run', 'lab', '--', 'echo started; sleep 4; echo finished'], {
+        cwd: repo,
+        onStdout: (soFar) => {
+          if (!down && /^lab-3 \| started$/m.test(soFar)) {
+            down = true;
+            takeDown();
+          }
+        },
+      });
+      expect(down).toBe(true);
       expect(Date.now() - started).toBeLessThan(30_000);
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^lab-1 \| finished$/m);

@@ -6,7 +6,7 @@
  * in each state.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceIdFor } from '../../src/lab/names.js';
@@ -74,6 +74,24 @@ describe('lab hosts across power cuts, shutdowns and reboots', () => {
     expect((await run('lab-2', 'cat /root/marker; . /etc/os-release; echo $VERSION_ID')).stdout).toBe('kept\n12\n');
   });
 
+  it('after a reboot of this machine (every host stopped, the apt proxy gone), another clone’s `lab up` keeps this lab’s disks', async () => {
+    const id = instanceIdFor(repo);
+    for (const h of ['lab-1', 'lab-2']) expect((await ops(['lab', 'stop', h], { cwd: repo })).code).toBe(0);
+    execFileSync('sh', ['-c', `pkill -KILL -f '[_]_lab-apt-proxy .*"instance":"${id}"'; sleep 0.5`]);
+    const other = tempRepo();
+    try {
+      const up = await ops(['lab', 'up', '--hosts', '1'], { cwd: other });
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toContain(`keeping the stopped lab of ${realpathSync(repo)} (instance ${id})`);
+    } finally {
+      await labDown(other);
+    }
+    const start = await ops(['lab', 'start', 'lab-1', 'lab-2'], { cwd: repo });
+    expect(start.code, start.stderr).toBe(0);
+    expect((await run('lab-1', 'cat /root/marker')).stdout).toBe('on-disk\n');
+    expect((await run('lab-2', 'cat /root/marker')).stdout).toBe('kept\n');
+  });
+
   it('refuses another release for an existing host, and a --distro that does not fit', async () => {
     const other = await ops(['lab', 'up', '--hosts', '2', '--distro', 'debian-13'], { cwd: repo });
     expect(other.code).toBe(2);
@@ -95,6 +113,7 @@ describe('lab hosts across power cuts, shutdowns and reboots', () => {
     const d = await ops(['lab', 'destroy', 'lab-2'], { cwd: repo });
     expect(d.code, d.stderr).toBe(0);
     expect((await status())['lab-2']).toBeUndefined();
+    expect(pin(before['lab-2']?.address ?? '')).toBe('');
     const up = await ops(['lab', 'up', '--hosts', '2', '--distro', 'debian-13'], { cwd: repo });
     expect(up.code, up.stderr).toBe(0);
     const after = await status();

@@ -22,6 +22,8 @@ export interface RunOptions {
   node?: string[];
   /** Another copy of the bundle to run. */
   bundle?: string;
+  /** Called with all of stdout so far, each time more arrives (to act at a point of a run). */
+  onStdout?: (soFar: string) => void;
 }
 
 export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -32,7 +34,10 @@ export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const child = spawn(cmd ?? process.execPath, [...pre, opts.bundle ?? OPS, ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdout.on('data', (b: Buffer) => {
+      out.push(b);
+      opts.onStdout?.(Buffer.concat(out).toString('utf8'));
+    });
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));

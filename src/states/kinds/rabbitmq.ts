@@ -46,6 +46,8 @@ export const IMPORT_SCRIPT = [
   'umask 077',
   'd=$(mktemp -d /tmp/ops-rabbitmq.XXXXXX)',
   'trap \'rm -rf "$d"\' EXIT',
+  // a dropped session (HUP) or a kill (TERM) ends the shell without running the EXIT trap in dash
+  'trap \'exit 1\' HUP INT TERM',
   'cat > "$d/definitions.json"',
   'chown -R rabbitmq:rabbitmq "$d"',
   'rabbitmqctl -q import_definitions --format json "$d/definitions.json"',

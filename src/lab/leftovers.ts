@@ -3,9 +3,10 @@
  * ops instance — and removes them. Used by `lab up` (clear stale objects) and by `lab down` (works without
  * state.json).
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { upperOf } from './host-root.js';
+import { OWNER_FILE } from './state.js';
 import { cgroupMachines, machineProcesses, removeCgroupParentIfEmpty, removeMachineCgroups } from './cgroups.js';
 import { proxyInstanceOf, stopProxies } from './apt-proxy-process.js';
 import { stopMachine } from './machine.js';
@@ -142,12 +143,6 @@ export async function clearInstance(o: InstanceObjects): Promise<void> {
   removeCgroupParentIfEmpty();
 }
 
-/** Records which clone an instance belongs to (its repo root), so other clones can tell a stopped lab from a leftover. */
-export function recordOwner(id: string, root: string): void {
-  mkdirSync(instanceDir(id), { recursive: true });
-  writeFileSync(join(instanceDir(id), 'owner'), `${root}\n`);
-}
-
 /**
  * The clone whose lab this is, when that clone still has it: its state names the instance and hosts
  * whose disks are here (stopped hosts — after `lab stop`, `kill` or a reboot of this machine — that
@@ -155,7 +150,7 @@ export function recordOwner(id: string, root: string): void {
  */
 export function keptBy(id: string): string | undefined {
   try {
-    const root = readFileSync(join(instanceDir(id), 'owner'), 'utf8').trim();
+    const root = readFileSync(join(instanceDir(id), OWNER_FILE), 'utf8').trim();
     const state = JSON.parse(readFileSync(join(root, '.ops', 'lab', 'state.json'), 'utf8')) as { instance?: unknown; hosts?: { name?: unknown }[] };
     if (state.instance !== id || !Array.isArray(state.hosts)) return undefined;
     const disks = state.hosts.some((h) => typeof h.name === 'string' && existsSync(upperOf(hostDir(id, h.name))));

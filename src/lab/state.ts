@@ -3,6 +3,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Repo } from '../repo.js';
 import { ensureStateDir } from '../repo.js';
+import { instanceDir } from './names.js';
 
 export interface LabHostRecord {
   env: string;
@@ -123,4 +124,11 @@ export function writeState(repo: Repo, state: LabState): void {
   const tmp = `${p}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, p);
+  // which clone the instance's hosts belong to (read by other clones: see keptBy in leftovers.ts);
+  // only once the instance has a folder, so a refused `up` leaves nothing on the machine
+  const dir = instanceDir(state.instance);
+  if (state.hosts.length > 0 && existsSync(dir)) writeFileSync(join(dir, OWNER_FILE), `${repo.root}\n`);
 }
+
+/** In an instance's folder: the root of the clone whose lab it is. */
+export const OWNER_FILE = 'owner';

@@ -11,7 +11,7 @@ import { restoreEnvFiles, usableSnapshot, waitBooted } from './snapshot.js';
 import { readHostKey } from './host-root.js';
 import { readEnvPillarHosts, updateKnownHosts, writeEnvPillar } from './inventory.js';
 import { ensureLabKey } from './lab-key.js';
-import { clearDeadInstances, clearHost, clearInstance, describe, recordOwner, survey } from './leftovers.js';
+import { clearDeadInstances, clearHost, clearInstance, describe, survey } from './leftovers.js';
 import type { InstanceObjects } from './leftovers.js';
 import { withLabLock } from './lock.js';
 import { bridgeName, checkEnvName, hostDir, hostName, instanceIdFor, machineName, vethName } from './names.js';
@@ -118,7 +118,6 @@ async function openLab(repo: Repo, log: LabLog): Promise<OpenLab> {
   const all = await survey();
   await clearDeadInstances(id, all, log);
   const state = await reconcile(repo, id, all.get(id), log);
-  recordOwner(id, repo.root);
   mkdirSync(join(labDir(repo), 'logs'), { recursive: true });
   return { id, state, authorizedKey };
 }

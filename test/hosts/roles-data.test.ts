@@ -194,7 +194,7 @@ describe('db, queue and cache on lab-2; the app on lab-3; the master on lab-1', 
   it('from the master the db port does not open, and pg_hba.conf has no rule for it', async () => {
     expect(await probe('lab-1', addr('lab-2'), [5432])).toEqual({ 5432: 'closed' });
     expect(await probe('lab-3', addr('lab-2'), [5432])).toEqual({ 5432: 'open' });
-    const hba = (await run('lab-2', 'cat /etc/postgresql/15/main/pg_hba.conf')).stdout;
+    const hba = (await run('lab-2', 'cat /etc/postgresql/17/main/pg_hba.conf')).stdout;
     const rules = hba.split('\n').filter((l) => /^host\s/.test(l) && !/\s(127\.0\.0\.1\/32|::1\/128)\s/.test(l));
     expect(rules).toEqual([`host ${NAME} ${NAME} ${addr('lab-3')}/32 scram-sha-256`]);
     expect(hba).not.toContain(addr('lab-1'));

@@ -3,12 +3,13 @@ import { OperationError } from '../errors.js';
 import type { HostFacts, PostgresCluster } from '../roles/context.js';
 import type { HostIO } from '../states/executor.js';
 import { kv } from '../states/facts-format.js';
+import { shellLine } from '../ssh/quote.js';
 
 const SCRIPT = `[ -r /etc/os-release ] && . /etc/os-release; printf 'osId=%s\\nosVersion=%s\\nosPretty=%s\\n' "$ID" "$VERSION_ID" "$PRETTY_NAME"; printf 'pg=%s\\n' "$(pg_lsclusters -h 2>/dev/null | awk '$2 == "main" { printf "%s:%s,", $1, $3 }')"`;
 
 export async function readHostFacts(io: HostIO): Promise<HostFacts> {
   let out = '';
-  const r = await io.exec(`sh -c '${SCRIPT.replace(/'/g, `'\\''`)}'`, { onStdout: (b) => (out += b.toString()) });
+  const r = await io.exec(shellLine(['sh', '-c', SCRIPT]), { onStdout: (b) => (out += b.toString()) });
   const f = kv(out);
   // a command that failed is not a host of an unknown system
   if (r.code !== 0 || f.osId === undefined) throw new OperationError(`cannot read the host's facts (/etc/os-release, PostgreSQL clusters): exit ${r.code ?? r.signal ?? '?'}`);

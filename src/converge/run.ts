@@ -78,18 +78,18 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
     // Every host's release first, in parallel: one the release table does not know stops the
     // deploy before anything changes on any host (exit 2). A host unreachable now is tried again in
     // its wave (and its release checked there, before its states).
-    const factsOf = new Map<string, HostFacts>();
+    const factsOf = new Map<string, { conn: unknown; facts: HostFacts }>();
     await mapLimit(chosen, 32, async (host) => {
       try {
         const conn = await session.connect({ name: host.name, address: host.privateAddress, port: host.port, user: 'root' });
-        factsOf.set(host.name, await readHostFacts(conn));
+        factsOf.set(host.name, { conn, facts: await readHostFacts(conn) });
       } catch {
         // reported in its wave
       }
     });
     for (const host of chosen) {
-      const facts = factsOf.get(host.name);
-      if (facts) supportedRelease(host.name, facts, hasRole(host, 'master'));
+      const read = factsOf.get(host.name);
+      if (read) supportedRelease(host.name, read.facts, hasRole(host, 'master'));
     }
     for (const wave of inWaves(chosen)) {
       await mapLimit(wave, 32, async (host) => {
@@ -106,9 +106,10 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
           return;
         }
         try {
-          // read again: a host of a later wave may have been rebooted or changed since the check
-          const facts = await readHostFacts(conn);
-          supportedRelease(host.name, facts, hasRole(host, 'master'));
+          // read again only on a new connection (the host rebooted, or was unreachable at the check)
+          const read = factsOf.get(host.name);
+          const facts = read?.conn === conn ? read.facts : await readHostFacts(conn);
+          if (read?.conn !== conn) supportedRelease(host.name, facts, hasRole(host, 'master'));
           const rctx = { env: req.env, project: pillar.project, pillar, host, hosts, facts, tpl };
           const rendered = renderHost(rctx, projectRoles(rctx, dir));
           const report = await convergeHost(conn, rendered.states, rendered.handlers, {

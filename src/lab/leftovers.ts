@@ -6,7 +6,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { upperOf } from './host-root.js';
-import { OWNER_FILE } from './state.js';
+import { repoAt } from '../repo.js';
+import { OWNER_FILE, statePath } from './state.js';
 import { cgroupMachines, machineProcesses, removeCgroupParentIfEmpty, removeMachineCgroups } from './cgroups.js';
 import { proxyInstanceOf, stopProxies } from './apt-proxy-process.js';
 import { stopMachine } from './machine.js';
@@ -151,7 +152,7 @@ export async function clearInstance(o: InstanceObjects): Promise<void> {
 export function keptBy(id: string): string | undefined {
   try {
     const root = readFileSync(join(instanceDir(id), OWNER_FILE), 'utf8').trim();
-    const state = JSON.parse(readFileSync(join(root, '.ops', 'lab', 'state.json'), 'utf8')) as { instance?: unknown; hosts?: { name?: unknown }[] };
+    const state = JSON.parse(readFileSync(statePath(repoAt(root)), 'utf8')) as { instance?: unknown; hosts?: { name?: unknown }[] };
     if (state.instance !== id || !Array.isArray(state.hosts)) return undefined;
     const disks = state.hosts.some((h) => typeof h.name === 'string' && existsSync(upperOf(hostDir(id, h.name))));
     return disks ? root : undefined;

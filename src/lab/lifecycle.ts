@@ -9,9 +9,8 @@ import { ensureLabKey } from './lab-key.js';
 import { clearHost } from './leftovers.js';
 import { withLabLock } from './lock.js';
 import { instanceIdFor } from './names.js';
-import { ensureBaseImage } from './base-image.js';
 import { updateKnownHosts } from './inventory.js';
-import { bootHost, bootTimeoutMs, labRelease, powerCut, powerState, shutDown } from './power.js';
+import { bootHost, bootTimeoutMs, ensureBases, powerCut, powerState, shutDown } from './power.js';
 import { labPreflight } from './preflight.js';
 import { hostInfo, syncHosts } from './running.js';
 import { readState, writeState, type LabHostRecord, type LabState } from './state.js';
@@ -69,8 +68,7 @@ export async function labPower(repo: Repo, action: LabPowerAction, names: readon
       const down = hosts.filter((h) => powerState(h) !== 'running');
       for (const h of hosts.filter((x) => !down.includes(x))) log(`${h.name}: already running`);
       for (const h of down) if (powerState(h) === 'orphaned') await powerCut(h);
-      // one base image build at a time (hosts of one release share it)
-      for (const release of new Set(down.map((h) => h.release))) await ensureBaseImage(labRelease(release), log);
+      await ensureBases(down, log);
       await Promise.all(down.map((h) => bootHost(repo, state, h, key, bootTimeoutMs(down.length), log)));
       save();
       syncHosts(state, key);

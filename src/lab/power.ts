@@ -36,6 +36,11 @@ export function powerState(h: LabHostRecord): PowerState {
   return existsSync(upperOf(h.dir)) ? 'stopped' : 'gone';
 }
 
+/** The base images of `hosts`, one build at a time (hosts of one release share theirs; bootHost then finds it made). */
+export async function ensureBases(hosts: readonly LabHostRecord[], log: LabLog): Promise<void> {
+  for (const key of new Set(hosts.map((h) => h.release))) await ensureBaseImage(labRelease(key), log);
+}
+
 export function bootTimeoutMs(starting: number): number {
   const fromEnv = Number(process.env.OPS_LAB_BOOT_TIMEOUT ?? '');
   if (Number.isFinite(fromEnv) && fromEnv > 0) return fromEnv * 1000;

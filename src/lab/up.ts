@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { OperationError, UsageError } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { stopProxies, portOpen, proxyConfig, proxyInstanceOf, startProxy } from './apt-proxy-process.js';
-import { ensureBaseImage } from './base-image.js';
-import { bootHost, bootTimeoutMs, labRelease, powerCut, powerState } from './power.js';
+import { bootHost, bootTimeoutMs, ensureBases, labRelease, powerCut, powerState } from './power.js';
 import { DEFAULT_LAB_RELEASE } from '../platform/releases.js';
 import { restoreEnvFiles, usableSnapshot, waitBooted } from './snapshot.js';
 import { readHostKey } from './host-root.js';
@@ -157,7 +156,7 @@ async function bootAll(repo: Repo, id: string, state: LabState, fresh: LabHostRe
   const all = [...fresh, ...again];
   if (all.length === 0) return;
   // the bases one at a time (each is built once per machine), then the hosts side by side
-  for (const key of new Set(all.map((h) => h.release))) await ensureBaseImage(labRelease(key), log);
+  await ensureBases(all, log);
   for (const h of again) {
     log(`${h.name}: ${powerState(h) === 'orphaned' ? 'its processes run without their supervisor: cutting its power, then' : 'stopped:'} booting it again with its disk`);
     if (powerState(h) === 'orphaned') await powerCut(h);

@@ -73,3 +73,18 @@ export function ensureStateDir(repo: Repo, sub?: string): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
+
+/** The known_hosts files of a repo: committed pins, then lab pins. */
+export function knownHostsFiles(repo: Repo): string[] {
+  return [join(repo.pillarDir, 'known_hosts'), join(repo.stateDir, 'known_hosts')];
+}
+
+/** Where a new pin goes: the lab's generated file for lab environments, the committed one otherwise. */
+export function pinFile(repo: Repo, lab: boolean): string {
+  return lab ? join(repo.stateDir, 'known_hosts') : join(repo.pillarDir, 'known_hosts');
+}
+
+/** The private key `ops lab up` made for the repo's lab hosts. */
+export function labKeyFile(repo: Repo): string {
+  return join(repo.stateDir, 'lab', 'id_ed25519');
+}

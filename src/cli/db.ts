@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action, examples, lazy } from './command.js';
 import { addConnectionOptions } from './remote.js';
 
-const load = () => import('../db/actions.js');
+const load = () => import('./actions/db.js');
 
 function replaceOptions(cmd: Command): Command {
   return addConnectionOptions(cmd)

@@ -102,7 +102,7 @@ export function registerLabCommands(program: Command): void {
       .option('--name <name>', 'repository name (default: the folder name)')
       .action(
         action(async (ctx, args, opts) => {
-          const { serveRepo } = await import('../lab/serve-repo.js');
+          const { serveRepo } = await import('./actions/serve-repo.js');
           await serveRepo(ctx, ctx.opts.env ?? 'lab', String(args[0]), opts);
         }),
       ),

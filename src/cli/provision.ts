@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action, examples, lazy } from './command.js';
 import { addConnectionOptions } from './remote.js';
 
-const actions = () => import('../provision/actions.js');
+const actions = () => import('./actions/provision.js');
 
 export function registerProvisionCommands(program: Command): void {
   examples(

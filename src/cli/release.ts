@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { action, examples, lazy } from './command.js';
 import { addConnectionOptions } from './remote.js';
 
-const actions = () => import('../release/actions.js');
+const actions = () => import('./actions/release.js');
 
 export function registerReleaseCommands(program: Command): void {
   examples(

@@ -28,7 +28,7 @@ export function registerRemoteCommands(program: Command): void {
         .option('--sudo', 'run as root through sudo (a password, if needed, is asked once and sent on stdin)')
         .option('--parallel <n>', 'hosts at once', '32')
         .option('--no-prefix', 'do not prefix output lines with the host name'),
-    ).action(action(lazy(() => import('../ssh/actions.js'), 'run'))),
+    ).action(action(lazy(() => import('./actions/ssh.js'), 'run'))),
     [
       'ops run lab -- hostname',
       "ops run staging --role web -- 'ls /var/www | wc -l'",
@@ -45,7 +45,7 @@ export function registerRemoteCommands(program: Command): void {
         .argument('[env]', 'environment')
         .argument('[target]', 'host name, address or role')
         .argument('[command...]', 'a command instead of a shell (after --)'),
-    ).action(action(lazy(() => import('../ssh/actions.js'), 'ssh'))),
+    ).action(action(lazy(() => import('./actions/ssh.js'), 'ssh'))),
     ['ops ssh lab lab-1', 'ops ssh staging web', 'ops ssh production prod-db-1 -- sudo -u postgres psql'],
   );
 }

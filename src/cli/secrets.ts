@@ -19,7 +19,7 @@ export function registerSecretCommands(program: Command): void {
       .option('-f, --file <path>', 'encrypt a file: writes PATH.asc (or use -o -); with one KEY, becomes that secret')
       .option('-o, --output <path>', 'with --file: where to write the armored message (- for stdout)')
       .option('-w, --write', 'insert or replace the entries under secrets: in the pillar file')
-      .action(action(lazy(() => import('../secrets/actions.js'), 'encrypt'))),
+      .action(action(lazy(() => import('./actions/secrets.js'), 'encrypt'))),
     [
       'ops encrypt staging SECRET_KEY --generate 64 --write',
       'ops encrypt staging DB_PASSWORD            # asks without echo (or reads stdin)',
@@ -40,7 +40,7 @@ export function registerSecretCommands(program: Command): void {
       .argument('[env]', 'environment')
       .argument('[keys...]', 'secret names (KEY under secrets:, or a dotted path)')
       .option('-k, --key <file>', 'private key file (else OPS_KEY_FILE, else .ops/keys/<env>.key, else decrypt on the master)')
-      .action(action(lazy(() => import('../secrets/actions.js'), 'decrypt'))),
+      .action(action(lazy(() => import('./actions/secrets.js'), 'decrypt'))),
     ['ops decrypt staging DB_PASSWORD       # decrypted on the master, which holds the key', 'ops decrypt local SECRET_KEY --key .ops/keys/local.key', 'OPS_KEY_FILE=~/keys/local.key ops decrypt local DB_PASSWORD'],
   );
 
@@ -55,7 +55,7 @@ export function registerSecretCommands(program: Command): void {
       .option('--private-key <file>', 'where to write the private key')
       .option('--passphrase', 'protect the private key with a passphrase (asked, or OPS_KEY_PASSPHRASE)')
       .option('--rsa', 'RSA-3072 instead of Curve25519')
-      .action(action(lazy(() => import('../secrets/actions.js'), 'keygen'))),
+      .action(action(lazy(() => import('./actions/secrets.js'), 'keygen'))),
     ['ops keygen lab', 'ops keygen local --passphrase --private-key ~/.config/ops/local.key'],
   );
 
@@ -69,7 +69,7 @@ export function registerSecretCommands(program: Command): void {
       .argument('[env]', 'environment')
       .option('-k, --key <file>', 'current private key (else OPS_KEY_FILE, else .ops/keys/<env>.key; none: the master makes the new key)')
       .option('--to <public-key>', 'new public key file (armored or binary), for operator-held keys')
-      .action(action(lazy(() => import('../secrets/actions.js'), 'rekey'))),
+      .action(action(lazy(() => import('./actions/secrets.js'), 'rekey'))),
     ['ops rekey staging                      # master-held key: a new key is made on the master', 'ops rekey local --key .ops/keys/local.key --to new-local.asc'],
   );
 
@@ -79,7 +79,7 @@ export function registerSecretCommands(program: Command): void {
       .summary('print a cryptographically random secret')
       .option('-l, --length <n>', 'length', String(DEFAULT_SECRET_LENGTH))
       .option('--alphabet <name>', `${Object.keys(ALPHABETS).join(', ')}`, 'alnum')
-      .action(action(lazy(() => import('../secrets/actions.js'), 'generateSecretCommand'))),
+      .action(action(lazy(() => import('./actions/secrets.js'), 'generateSecretCommand'))),
     ['ops generate-secret', 'ops generate-secret --length 64 --alphabet hex', '# safer: let the value never leave ops', 'ops encrypt staging SECRET_KEY --generate 64 --write'],
   );
 
@@ -93,7 +93,7 @@ export function registerSecretCommands(program: Command): void {
       .argument('[env]', 'environment')
       .option('-w, --write', 'write the encrypted private key into the pillar as secrets.deploy_key')
       .option('--force', 'replace an existing deploy key')
-      .action(action(lazy(() => import('../secrets/actions.js'), 'deployKey'))),
+      .action(action(lazy(() => import('./actions/secrets.js'), 'deployKey'))),
     ['ops deploy-key staging --write', 'ops deploy-key production > deploy-key-snippet.yml'],
   );
 }

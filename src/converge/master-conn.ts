@@ -1,16 +1,13 @@
 /** Reaching an environment's master from the operator's machine, and running ops there. */
-import type { Context } from '../cli/context.js';
-import { intOption } from '../cli/command.js';
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { ensureBundle, REMOTE_OPS } from '../provision/bundle.js';
 import { renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
-import { loadCredentials } from '../ssh/identities.js';
-import { selectTargets } from '../ssh/inventory.js';
-import { KnownHosts } from '../ssh/knownhosts.js';
+import { selectTargets } from '../core/targets.js';
 import { shellLine } from '../ssh/quote.js';
-import { knownHostsFiles, SshSession } from '../ssh/session.js';
+import type { SshSession } from '../ssh/session.js';
+import { openSession, type ConnectRequest } from '../core/connect.js';
 
 export function masterOf(pillar: LoadedPillar): string {
   const name = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'))?.[0];
@@ -23,17 +20,14 @@ export function hasMaster(pillar: LoadedPillar): boolean {
 }
 
 /** Opens the connection to the master with the operator's credentials; the bundle is brought up to date. */
-export async function connectMaster(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): Promise<{ session: SshSession; conn: Connection }> {
-  const [target] = selectTargets(pillar, { host: masterOf(pillar), user: opts.user as string | undefined });
+export async function connectMaster(req: ConnectRequest & { pillar: LoadedPillar; user?: string; onInfo?: (line: string) => void }): Promise<{ session: SshSession; conn: Connection }> {
+  const { pillar } = req;
+  const [target] = selectTargets(pillar, { host: masterOf(pillar), user: req.user });
   if (!target) throw new UsageError(`no master in '${pillar.env}'`);
-  const session = new SshSession({
-    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
-    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
-    connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
-  });
+  const session = openSession({ ...req, acceptNew: false });
   try {
     const conn = await session.connect(target);
-    if ((await ensureBundle(conn)) === 'installed') ctx.out.info(`${conn.target.name}: ops bundle updated`);
+    if ((await ensureBundle(conn)) === 'installed') req.onInfo?.(`${conn.target.name}: ops bundle updated`);
     return { session, conn };
   } catch (e) {
     await session.closeAll();

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { errorMessage, OpsError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
-import { repoAt } from '../repo.js';
+import { knownHostsFiles, repoAt } from '../repo.js';
 import type { Host, HostFacts } from '../roles/context.js';
 import { supportedRelease } from '../platform/releases.js';
 import { renderHost } from '../roles/index.js';
@@ -16,7 +16,7 @@ import { templates } from '../roles/templates.js';
 import { decryptPillar } from '../secrets/vault.js';
 import { loadCredentials } from '../ssh/identities.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
-import { knownHostsFiles, mapLimit, SshSession } from '../ssh/session.js';
+import { mapLimit, SshSession } from '../ssh/session.js';
 import { convergeHost } from '../states/executor.js';
 import type { Output } from '../ui/output.js';
 import { readHostFacts } from './hostfacts.js';
@@ -71,7 +71,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
     if (chosen.length === 0) throw new UsageError(`--only ${req.only}: no host of '${req.env}' has that name or role`, `hosts: ${hosts.map((h) => `${h.name} (${h.roles.join(',') || '-'})`).join(', ')}`);
   }
   const tpl = templates(join(dir, 'templates'));
-  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repo)), credentials: loadCredentials(undefined, [MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
+  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repo)), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
   const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
   let release: string | undefined;
   try {

@@ -10,7 +10,7 @@ import { manageLine } from '../release/manage.js';
 import { appPaths, appUnits } from '../roles/app.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
-import { selectTargets } from '../ssh/inventory.js';
+import { selectTargets } from '../core/targets.js';
 import type { SshSession } from '../ssh/session.js';
 import type { Target } from '../ssh/target.js';
 

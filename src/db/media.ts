@@ -11,7 +11,7 @@ import type { LoadedPillar } from '../pillar/load.js';
 import { appPaths, appUser } from '../roles/app.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
-import { selectTargets } from '../ssh/inventory.js';
+import { selectTargets } from '../core/targets.js';
 import type { SshSession } from '../ssh/session.js';
 import type { Output } from '../ui/output.js';
 import { ByteProgress } from '../ui/progress.js';

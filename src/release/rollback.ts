@@ -7,13 +7,13 @@
 import { join } from 'node:path';
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
-import { repoAt } from '../repo.js';
+import { knownHostsFiles, repoAt } from '../repo.js';
 import { appPaths, appUnits } from '../roles/app.js';
 import { hasRole, inventoryHosts } from '../roles/context.js';
 import { decryptPillar } from '../secrets/vault.js';
 import { loadCredentials } from '../ssh/identities.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
-import { knownHostsFiles, mapLimit, SshSession } from '../ssh/session.js';
+import { mapLimit, SshSession } from '../ssh/session.js';
 import type { Output } from '../ui/output.js';
 import { MASTER_SSH_KEY, MASTER_WORK } from '../converge/paths.js';
 import { masterKeys, withSnapshot } from '../converge/master-secrets.js';
@@ -47,7 +47,7 @@ async function rollback(out: Output, dir: string, loaded: LoadedPillar, req: Rol
   const workDir = join(MASTER_WORK, req.env);
   const watch = watchInterrupts();
   const lock = req.check ? undefined : await acquireLock({ env: req.env, user: req.by, what: `rollback${req.to ? ` --to ${req.to}` : ''}` });
-  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repoAt(dir))), credentials: loadCredentials(undefined, [MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
+  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repoAt(dir))), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
   try {
     const p = appPaths(pillar);
     const states = await mapLimit(app, 32, async (h) => readState(await session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, p.root));

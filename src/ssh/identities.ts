@@ -7,7 +7,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { UsageError } from '../errors.js';
-import type { Repo } from '../repo.js';
 
 export interface Identity {
   source: string;
@@ -27,7 +26,11 @@ function parsePrivate(key: Buffer): ssh2.ParsedKey | Error {
   return first && first.isPrivateKey() ? first : new Error('not a private key');
 }
 
-export function loadCredentials(repo: Repo | undefined, explicit: readonly string[] = []): Credentials {
+/**
+ * The keys a connection may offer: `explicit` files (an unreadable one is a usage error), then
+ * `extraDefaults` and the user's ~/.ssh keys when present, and ssh-agent.
+ */
+export function loadCredentials(explicit: readonly string[] = [], extraDefaults: readonly string[] = []): Credentials {
   const identities: Identity[] = [];
   for (const file of explicit) {
     let key: Buffer;
@@ -43,7 +46,7 @@ export function loadCredentials(repo: Repo | undefined, explicit: readonly strin
     identities.push({ source: file, key: parsed });
   }
   const defaults = [
-    ...(repo ? [join(repo.stateDir, 'lab', 'id_ed25519')] : []),
+    ...extraDefaults,
     ...['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)),
   ];
   for (const file of defaults) {

@@ -2,12 +2,10 @@
  * The SSH connections of one ops run: one per host, opened on first use, reused by every step,
  * jump hosts opened first; all closed at the end.
  */
-import type { Repo } from '../repo.js';
 import { Connection, type ConnectOptions } from './connection.js';
 import type { Credentials } from './identities.js';
 import { KnownHosts } from './knownhosts.js';
 import type { Target } from './target.js';
-import { join } from 'node:path';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -20,16 +18,6 @@ export interface SessionOptions {
   expectFingerprint?: string;
   onPin?: (fingerprint: string, type: string) => void;
   keepaliveMs?: number;
-}
-
-/** The known_hosts files of a repo: committed pins, then lab pins. */
-export function knownHostsFiles(repo: Repo): string[] {
-  return [join(repo.pillarDir, 'known_hosts'), join(repo.stateDir, 'known_hosts')];
-}
-
-/** Where a new pin goes: the lab's generated file for lab environments, the committed one otherwise. */
-export function pinFile(repo: Repo, lab: boolean): string {
-  return lab ? join(repo.stateDir, 'known_hosts') : join(repo.pillarDir, 'known_hosts');
 }
 
 export class SshSession {

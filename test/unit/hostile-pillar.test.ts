@@ -25,7 +25,7 @@ import { cronCommand, nginxString, pgHbaAddress, systemdExec } from '../../src/r
 import { renderHost } from '../../src/roles/index.js';
 import { projectRoles } from '../../src/roles/project.js';
 import { templates } from '../../src/roles/templates.js';
-import { opensshArgv } from '../../src/ssh/actions.js';
+import { opensshArgv } from '../../src/cli/actions/ssh.js';
 import { admins } from '../../src/states/kinds/accounts.js';
 import { line } from '../../src/states/kinds/text.js';
 import type { State } from '../../src/states/types.js';

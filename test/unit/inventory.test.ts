@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OpsError } from '../../src/errors.js';
 import { loadPillar } from '../../src/pillar/load.js';
 import { repoAt } from '../../src/repo.js';
-import { selectTargets } from '../../src/ssh/inventory.js';
+import { selectTargets } from '../../src/core/targets.js';
 
 const prod = loadPillar(repoAt(join(__dirname, '..', '..')), 'production');
 

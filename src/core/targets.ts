@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { BUILTIN_ROLES, ROLE_ALIASES, type Server } from '../pillar/schema.js';
-import type { Target } from './target.js';
+import type { Target } from '../ssh/target.js';
 
 export interface Selection {
   role?: string;

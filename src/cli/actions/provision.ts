@@ -1,32 +1,34 @@
 /** What setup-master, setup-minion, add-role and deploy do (loaded only when one of them runs). */
+import { connectMasterFor } from './ssh.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { stringify } from 'yaml';
-import { intOption, type Handler } from '../cli/command.js';
-import type { Context } from '../cli/context.js';
-import { deployThroughMaster } from '../converge/deploy.js';
-import { connectMaster, masterOf } from '../converge/master-conn.js';
-import type { MasterKeys } from '../converge/master-key.js';
-import { errorMessage, OperationError, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
-import { loadPillar, type LoadedPillar } from '../pillar/load.js';
-import { HOST_RULE, isHostOrAddress, printable, SERVER_NAME_RE } from '../pillar/forms.js';
-import { supportedRelease } from '../platform/releases.js';
-import { readHostFacts } from '../converge/hostfacts.js';
-import { BUILTIN_ROLES, ROLE_ALIASES } from '../pillar/schema.js';
-import { publicKeyCandidates } from '../secrets/keyfiles.js';
-import { captureExec, renderCommand } from '../ssh/command.js';
-import { HostKeyError, type Connection } from '../ssh/connection.js';
-import { loadCredentials } from '../ssh/identities.js';
-import { localUser, selectTargets } from '../ssh/inventory.js';
-import { KnownHosts } from '../ssh/knownhosts.js';
-import { shellLine } from '../ssh/quote.js';
-import { knownHostsFiles, pinFile, SshSession } from '../ssh/session.js';
-import type { Target } from '../ssh/target.js';
-import { ensureBundle, ensureNode, REMOTE_OPS } from './bundle.js';
-import { confirm, isInteractive } from '../ui/prompt.js';
-import { inventoryFile, isLab, keysDir, recordServer } from './inventory.js';
+import { intOption, type Handler } from '../command.js';
+import type { Context } from '../context.js';
+import { deployThroughMaster } from '../../converge/deploy.js';
+import { masterOf } from '../../converge/master-conn.js';
+import type { MasterKeys } from '../../converge/master-key.js';
+import { errorMessage, OperationError, UsageError } from '../../errors.js';
+import { writeFileAtomic } from '../../fsutil.js';
+import { loadPillar, type LoadedPillar } from '../../pillar/load.js';
+import { HOST_RULE, isHostOrAddress, printable, SERVER_NAME_RE } from '../../pillar/forms.js';
+import { supportedRelease } from '../../platform/releases.js';
+import { readHostFacts } from '../../converge/hostfacts.js';
+import { BUILTIN_ROLES, ROLE_ALIASES } from '../../pillar/schema.js';
+import { publicKeyCandidates } from '../../secrets/keyfiles.js';
+import { captureExec, renderCommand } from '../../ssh/command.js';
+import { HostKeyError, type Connection } from '../../ssh/connection.js';
+import { operatorCredentials } from '../../core/connect.js';
+import { localUser, selectTargets } from '../../core/targets.js';
+import { KnownHosts } from '../../ssh/knownhosts.js';
+import { shellLine } from '../../ssh/quote.js';
+import { SshSession } from '../../ssh/session.js';
+import { knownHostsFiles, pinFile } from '../../repo.js';
+import type { Target } from '../../ssh/target.js';
+import { ensureBundle, ensureNode, REMOTE_OPS } from '../../provision/bundle.js';
+import { confirm, isInteractive } from '../../ui/prompt.js';
+import { inventoryFile, isLab, keysDir, recordServer } from '../../provision/inventory.js';
 
 function parseRoles(pillar: LoadedPillar, spec: string | undefined): string[] {
   if (!spec) throw new UsageError('which roles? give them comma-separated', `valid roles: ${[...BUILTIN_ROLES, ...Object.keys(pillar.data.roles)].join(', ')}`);
@@ -82,7 +84,7 @@ async function firstContact(ctx: Context, pillar: LoadedPillar, target: Target, 
     let pinned = false;
     const session = new SshSession({
       knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
-      credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+      credentials: operatorCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
       connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
       acceptNewInto: pin ? into : undefined,
       expectFingerprint: expect,
@@ -237,7 +239,7 @@ export const addRole: Handler = async (ctx, args, opts) => {
   if (server?.roles.includes(role)) throw new UsageError(`${name} already has the role '${role}'`);
   const [target] = selectTargets(pillar, { host: name, user: opts.user as string | undefined });
   if (!target) throw new UsageError(`unknown host '${hostArg}'`);
-  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)), credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []) });
+  const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)), credentials: operatorCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []) });
   try {
     const conn = await session.connect(target);
     recordServer(inventoryFile(ctx.repo, pillar), { name, address: server?.address ?? hostArg, port: server?.port ?? 22, roles: [role] });
@@ -255,7 +257,7 @@ export const addRole: Handler = async (ctx, args, opts) => {
 export const deploy: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
-  const { session, conn } = await connectMaster(ctx, pillar, opts);
+  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);
   try {

@@ -1,26 +1,26 @@
 /** What `ops releases`, `ops rollback`, `ops manage-run` and `ops manage-shell` do on the operator's side. */
 import { hostname } from 'node:os';
-import type { Handler } from '../cli/command.js';
-import { connectMaster, masterCommand, runOnMaster } from '../converge/master-conn.js';
-import { snapshot } from '../converge/snapshot.js';
-import { UsageError } from '../errors.js';
-import { loadPillar, type LoadedPillar } from '../pillar/load.js';
-import { interactive, openSession, splitWords } from '../ssh/actions.js';
-import { renderCommand } from '../ssh/command.js';
-import { localUser, selectTargets } from '../ssh/inventory.js';
-import type { Target } from '../ssh/target.js';
-import { confirm } from '../ui/prompt.js';
-import { redactor } from '../ui/redact.js';
-import type { History } from './history.js';
-import { manageLine } from './manage.js';
-import { liveRelease, type RollbackPlan } from './rollback.js';
+import type { Handler } from '../command.js';
+import { masterCommand, runOnMaster } from '../../converge/master-conn.js';
+import { snapshot } from '../../converge/snapshot.js';
+import { UsageError } from '../../errors.js';
+import { loadPillar, type LoadedPillar } from '../../pillar/load.js';
+import { connectMasterFor, interactive, openSession, splitWords } from './ssh.js';
+import { renderCommand } from '../../ssh/command.js';
+import { localUser, selectTargets } from '../../core/targets.js';
+import type { Target } from '../../ssh/target.js';
+import { confirm } from '../../ui/prompt.js';
+import { redactor } from '../../ui/redact.js';
+import type { History } from '../../release/history.js';
+import { manageLine } from '../../release/manage.js';
+import { liveRelease, type RollbackPlan } from '../../release/rollback.js';
 
 const who = () => `${localUser()}@${hostname()}`;
 
 export const releases: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
-  const { session, conn } = await connectMaster(ctx, pillar, opts);
+  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   try {
     const history = JSON.parse((await runOnMaster(conn, ['__releases', env])).toString('utf8')) as History;
     if (ctx.opts.json) {
@@ -47,7 +47,7 @@ export const releases: Handler = async (ctx, args, opts) => {
 export const rollback: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
-  const { session, conn } = await connectMaster(ctx, pillar, opts);
+  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   try {
     const base = ['__rollback', env, '--by', who()];
     const plan = JSON.parse((await runOnMaster(conn, [...base, '--check', ...(opts.to ? ['--to', String(opts.to)] : [])], snapshot(ctx.repo))).toString('utf8')) as RollbackPlan;

@@ -1,18 +1,19 @@
 /** What `ops run` and `ops ssh` do (loaded only when one of them runs). */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { intOption, type Handler } from '../cli/command.js';
-import type { Context } from '../cli/context.js';
-import { UsageError } from '../errors.js';
-import { loadPillar, type LoadedPillar } from '../pillar/load.js';
-import { HostPrinter } from '../ui/hosts.js';
-import { runAdhoc } from './adhoc.js';
-import { loadCredentials } from './identities.js';
-import { selectTargets } from './inventory.js';
-import { KnownHosts } from './knownhosts.js';
-import { quote } from './quote.js';
-import { knownHostsFiles, pinFile, SshSession } from './session.js';
-import type { Target } from './target.js';
+import { intOption, type Handler } from '../command.js';
+import type { Context } from '../context.js';
+import { UsageError } from '../../errors.js';
+import { loadPillar, type LoadedPillar } from '../../pillar/load.js';
+import { HostPrinter } from '../../ui/hosts.js';
+import { runAdhoc } from '../../ssh/adhoc.js';
+import { selectTargets } from '../../core/targets.js';
+import { quote } from '../../ssh/quote.js';
+import type { SshSession } from '../../ssh/session.js';
+import { openSession as openCoreSession, operatorCredentials, type ConnectRequest } from '../../core/connect.js';
+import { connectMaster } from '../../converge/master-conn.js';
+import { knownHostsFiles, labKeyFile } from '../../repo.js';
+import type { Target } from '../../ssh/target.js';
 
 /**
  * Positional arguments before `--`, and the words after it (never taken as an environment).
@@ -26,14 +27,25 @@ export function splitWords(args: readonly string[]): { before: string[]; words: 
   return { before: args.slice(0, Math.max(0, args.length - words.length)), words, dashed: true };
 }
 
-export function openSession(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): SshSession {
+/** The connection flags of a command (-i, --connect-timeout, --accept-new) as the core takes them. */
+export function connectRequest(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): ConnectRequest {
   const seconds = intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10;
-  return new SshSession({
-    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
-    credentials: loadCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+  return {
+    repo: ctx.repo,
+    identities: (opts.identity as string[] | undefined) ?? [],
     connectTimeoutMs: seconds * 1000,
-    acceptNewInto: opts.acceptNew ? pinFile(ctx.repo, pillar.data.lab === true) : undefined,
-  });
+    acceptNew: opts.acceptNew === true,
+    lab: pillar.data.lab === true,
+  };
+}
+
+export function openSession(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): SshSession {
+  return openCoreSession(connectRequest(ctx, pillar, opts));
+}
+
+/** The master's connection for a command, with its flags; "bundle updated" is shown. */
+export function connectMasterFor(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>) {
+  return connectMaster({ ...connectRequest(ctx, pillar, opts), pillar, user: opts.user as string | undefined, onInfo: (l) => ctx.out.info(l) });
 }
 
 export const run: Handler = async (ctx, args, opts) => {
@@ -115,8 +127,8 @@ export const ssh: Handler = async (ctx, args, opts) => {
  */
 export async function interactive(ctx: Context, pillar: LoadedPillar, target: Target, command: string | undefined, opts: Record<string, unknown>): Promise<number> {
   const identities = [...((opts.identity as string[] | undefined) ?? [])];
-  loadCredentials(ctx.repo, identities); // validates -i files (exit 2 on an unreadable one)
-  const labKey = `${ctx.repo.stateDir}/lab/id_ed25519`;
+  operatorCredentials(ctx.repo, identities); // validates -i files (exit 2 on an unreadable one)
+  const labKey = labKeyFile(ctx.repo);
   if (pillar.data.lab && existsSync(labKey)) identities.push(labKey);
   if (opts.acceptNew) {
     // Pin through ops's own handshake first; OpenSSH then sees a known host.

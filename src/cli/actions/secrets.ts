@@ -1,29 +1,30 @@
 /** What the secret commands do (loaded only when one of them runs). */
+import { connectMasterFor } from './ssh.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { UsageError } from '../errors.js';
-import { commitWrites, discardWrites, prepareWrite, writeFileAtomic, writeNewFile, type PreparedWrite } from '../fsutil.js';
-import { EditError, setEntries } from '../pillar/edit.js';
-import { findEncrypted } from '../pillar/encrypted.js';
-import { listEnvironments } from '../pillar/files.js';
-import { isEnvironmentName } from '../pillar/forms.js';
-import { loadPillar } from '../pillar/load.js';
-import { displayPath, parsePillarText, PillarError } from '../pillar/source.js';
-import { ensureStateDir } from '../repo.js';
-import { defaultPrivateKeyPath, loadEnvPrivateKey, loadEnvPublicKey, publicKeyPath } from './keyfiles.js';
-import { readTextOrEmpty, secretName, secretsFile } from './envsecrets.js';
-import { armorPublic, generateKeyPair, readPublicKey } from './pgp.js';
-import { ALPHABETS, DEFAULT_SECRET_LENGTH, generateSecret, type AlphabetName } from './random.js';
-import { generateEd25519 } from './sshkey.js';
-import { decryptLeaf, encryptValue, reencryptEnvironment } from './vault.js';
-import { connectMaster, hasMaster, runOnMaster } from '../converge/master-conn.js';
-import { snapshot } from '../converge/snapshot.js';
-import type { LoadedPillar } from '../pillar/load.js';
-import { isInteractive, keyPassphrase, readHidden, readStdin } from '../ui/prompt.js';
-import { redactor } from '../ui/redact.js';
-import { intOption, type Handler } from '../cli/command.js';
-import type { Context } from '../cli/context.js';
+import { UsageError } from '../../errors.js';
+import { commitWrites, discardWrites, prepareWrite, writeFileAtomic, writeNewFile, type PreparedWrite } from '../../fsutil.js';
+import { EditError, setEntries } from '../../pillar/edit.js';
+import { findEncrypted } from '../../pillar/encrypted.js';
+import { listEnvironments } from '../../pillar/files.js';
+import { isEnvironmentName } from '../../pillar/forms.js';
+import { loadPillar } from '../../pillar/load.js';
+import { displayPath, parsePillarText, PillarError } from '../../pillar/source.js';
+import { ensureStateDir } from '../../repo.js';
+import { defaultPrivateKeyPath, loadEnvPrivateKey, loadEnvPublicKey, publicKeyPath } from '../../secrets/keyfiles.js';
+import { readTextOrEmpty, secretName, secretsFile } from '../../secrets/envsecrets.js';
+import { armorPublic, generateKeyPair, readPublicKey } from '../../secrets/pgp.js';
+import { ALPHABETS, DEFAULT_SECRET_LENGTH, generateSecret, type AlphabetName } from '../../secrets/random.js';
+import { generateEd25519 } from '../../secrets/sshkey.js';
+import { decryptLeaf, encryptValue, reencryptEnvironment } from '../../secrets/vault.js';
+import { hasMaster, runOnMaster } from '../../converge/master-conn.js';
+import { snapshot } from '../../converge/snapshot.js';
+import type { LoadedPillar } from '../../pillar/load.js';
+import { isInteractive, keyPassphrase, readHidden, readStdin } from '../../ui/prompt.js';
+import { redactor } from '../../ui/redact.js';
+import { intOption, type Handler } from '../command.js';
+import type { Context } from '../context.js';
 
 const KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -159,7 +160,7 @@ export const decrypt: Handler = async (ctx, args, opts) => {
   const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
   if (!keyGiven && hasMaster(pillar)) {
     // The key lives on the master: it decrypts there and sends back only what was asked for.
-    const { session, conn } = await connectMaster(ctx, pillar, opts);
+    const { session, conn } = await connectMasterFor(ctx, pillar, opts);
     try {
       const got = JSON.parse((await runOnMaster(conn, ['__decrypt', env, ...wanted], snapshot(ctx.repo))).toString('utf8')) as Record<string, string>;
       for (const name of wanted) values.push([name, Buffer.from(got[name] ?? '', 'base64')]);
@@ -240,7 +241,7 @@ function writeAllOrNothing(files: { path: string; text: string; mode?: number }[
 
 /** Rekey for a master-held key: the master makes the new key, re-encrypts, and switches once the repo is written. */
 async function rekeyOnMaster(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): Promise<void> {
-  const { session, conn } = await connectMaster(ctx, pillar, opts);
+  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   try {
     const plan = JSON.parse((await runOnMaster(conn, ['__rekey', 'prepare', pillar.env], snapshot(ctx.repo))).toString('utf8')) as {
       files: { path: string; text: string; count: number }[];

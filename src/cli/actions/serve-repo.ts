@@ -9,16 +9,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { Context } from '../cli/context.js';
-import { masterOf } from '../converge/master-conn.js';
-import { UsageError, OperationError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
-import { loadPillar } from '../pillar/load.js';
-import { captureExec, renderCommand } from '../ssh/command.js';
-import { openSession } from '../ssh/actions.js';
-import { selectTargets } from '../ssh/inventory.js';
-import { shellLine } from '../ssh/quote.js';
-import { envPillarPath } from './inventory.js';
+import type { Context } from '../context.js';
+import { masterOf } from '../../converge/master-conn.js';
+import { UsageError, OperationError } from '../../errors.js';
+import { writeFileAtomic } from '../../fsutil.js';
+import { loadPillar } from '../../pillar/load.js';
+import { captureExec, renderCommand } from '../../ssh/command.js';
+import { openSession } from './ssh.js';
+import { selectTargets } from '../../core/targets.js';
+import { shellLine } from '../../ssh/quote.js';
+import { envPillarPath } from '../../lab/inventory.js';
 
 const FIXED_DATE = '2026-01-01T00:00:00Z';
 

@@ -21,7 +21,8 @@ await build({
   target: 'node18.19',
   minify: true,
   // ssh2 tries optional native addons and falls back to pure JS when they are absent.
-  external: ['cpu-features', '*.node', 'chokidar'],
+  // esbuild compiles task files on the operator's machine only (from node_modules); the bundle never carries it.
+  external: ['cpu-features', '*.node', 'chokidar', 'esbuild'],
   define: { OPS_VERSION: JSON.stringify(pkg.version) },
   banner: {
     // Bundled CommonJS dependencies (ssh2) expect require, __filename and __dirname.

@@ -47,6 +47,15 @@ export function registerInternalCommands(program: Command): void {
       }),
     );
   program
+    .command('__task', { hidden: true })
+    .argument('<env>')
+    .action(
+      action(async (ctx, args) => {
+        const { taskOnMaster } = await import('../tasks/run.js');
+        return taskOnMaster(ctx.out, envArg(args[0]));
+      }),
+    );
+  program
     .command('__releases', { hidden: true })
     .argument('<env>')
     .action(

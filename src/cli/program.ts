@@ -15,6 +15,7 @@ import { registerProvisionCommands } from './provision.js';
 import { registerReleaseCommands } from './release.js';
 import { registerDbCommands } from './db.js';
 import { registerInternalCommands } from './internal.js';
+import { registerTaskCommand } from './task.js';
 
 export function buildProgram(version: string): Command {
   const program = new Command('ops');
@@ -37,6 +38,7 @@ export function buildProgram(version: string): Command {
   registerProvisionCommands(program);
   registerReleaseCommands(program);
   registerDbCommands(program);
+  registerTaskCommand(program);
   registerInternalCommands(program);
 
   program.addHelpText(

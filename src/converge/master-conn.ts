@@ -45,11 +45,15 @@ export async function runOnMaster(conn: Connection, args: string[], stdin?: Buff
   const out: Buffer[] = [];
   let err = '';
   const r = await conn.exec(masterCommand(conn, args), { stdin, onStdout: (b) => out.push(b), onStderr: (b) => (err += b.toString('utf8')) });
-  if (r.code !== 0) {
-    const first = err.split('\n').find((l) => l.startsWith('error: '))?.slice(7) ?? err.trim().split('\n').pop() ?? `exit ${r.code}`;
-    const hint = err.split('\n').find((l) => l.trim().startsWith('hint: '))?.trim().slice(6);
-    const E = r.code === 2 ? UsageError : OperationError;
-    throw new E(`${conn.target.name}: ${first}`, hint);
-  }
+  if (r.code !== 0) throw masterFailure(conn, r.code, err);
   return Buffer.concat(out);
+}
+
+/** The master's one-line error (and hint) of a failed `ops` run there, as ours (exit 2 stays 2). */
+export function masterFailure(conn: Connection, code: number | null, stderr: string): UsageError | OperationError {
+  const lines = stderr.split('\n');
+  const first = lines.find((l) => l.startsWith('error: '))?.slice(7) ?? (stderr.trim().split('\n').pop() || `exit ${code ?? 'none'}`);
+  const hint = lines.find((l) => l.trim().startsWith('hint: '))?.trim().slice(6);
+  const E = code === 2 ? UsageError : OperationError;
+  return new E(`${conn.target.name}: ${first}`, hint);
 }

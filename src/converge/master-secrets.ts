@@ -43,19 +43,24 @@ export async function withSnapshot<T>(env: string, fn: (dir: string, loaded: Loa
   }
 }
 
+/** The named encrypted values of a loaded pillar (all of them when `names` is empty), decrypted. */
+export async function decryptNamed(keys: PrivateKey[], loaded: LoadedPillar, names: readonly string[]): Promise<Map<string, Buffer>> {
+  const byName = new Map<string, { leaf: ReturnType<typeof findEncrypted>[number]; file: string }>();
+  for (const src of loaded.sources) for (const leaf of findEncrypted(src.value)) byName.set(secretName(leaf.path), { leaf, file: src.display });
+  const wanted = names.length > 0 ? names : [...byName.keys()];
+  const out = new Map<string, Buffer>();
+  for (const n of wanted) {
+    const hit = byName.get(n);
+    if (!hit) throw new UsageError(`environment '${loaded.env}' has no encrypted value '${n}'`, `encrypted values: ${[...byName.keys()].join(', ') || 'none'}`);
+    out.set(n, await decryptLeaf(keys, hit.leaf, hit.file));
+  }
+  return out;
+}
+
 export async function decryptOnMaster(env: string, names: string[]): Promise<Record<string, string>> {
   return withSnapshot(env, async (_dir, loaded) => {
-    const keys = await masterKeys(env);
-    const byName = new Map<string, { leaf: ReturnType<typeof findEncrypted>[number]; file: string }>();
-    for (const src of loaded.sources) for (const leaf of findEncrypted(src.value)) byName.set(secretName(leaf.path), { leaf, file: src.display });
-    const wanted = names.length > 0 ? names : [...byName.keys()];
-    const out: Record<string, string> = {};
-    for (const n of wanted) {
-      const hit = byName.get(n);
-      if (!hit) throw new UsageError(`environment '${env}' has no encrypted value '${n}'`, `encrypted values: ${[...byName.keys()].join(', ') || 'none'}`);
-      out[n] = (await decryptLeaf(keys, hit.leaf, hit.file)).toString('base64');
-    }
-    return out;
+    const values = await decryptNamed(await masterKeys(env), loaded, names);
+    return Object.fromEntries([...values].map(([n, v]) => [n, v.toString('base64')]));
   });
 }
 

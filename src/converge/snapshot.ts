@@ -43,9 +43,10 @@ function collect(root: string, top: string, dir: string, into: TarEntry[]): void
 
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
-export function snapshot(repo: Repo): Buffer {
+/** The repo snapshot, with `extra` entries (e.g. a task's module) after the repo's files. */
+export function snapshot(repo: Repo, extra: readonly TarEntry[] = []): Buffer {
   const entries: TarEntry[] = [];
   const top = realpathSync(repo.root);
   for (const part of ['pillar', 'templates', 'roles', '.ops/pillar', '.ops/known_hosts']) collect(repo.root, top, join(repo.root, part), entries);
-  return pack(entries);
+  return pack([...entries, ...extra]);
 }

@@ -49,7 +49,8 @@ export class HostPrinter {
     hosts.forEach((h, i) => this.colors.set(h, this.out.c[PALETTE[i % PALETTE.length] ?? 'cyan']));
   }
 
-  private line(host: string, stream: 'stdout' | 'stderr', text: string): void {
+  /** One line a host printed (no newline), prefixed, redacted; an `output` event with --json. */
+  line(host: string, stream: 'stdout' | 'stderr', text: string): void {
     if (this.out.json) {
       this.out.event('output', { host, stream, line: text });
       return;

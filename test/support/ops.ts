@@ -55,6 +55,7 @@ export function tempRepo(): string {
   const dir = mkdtempSync(join(tmpdir(), 'ops-test-'));
   made.push(dir);
   cpSync(join(ROOT, 'pillar'), join(dir, 'pillar'), { recursive: true });
+  cpSync(join(ROOT, 'tasks'), join(dir, 'tasks'), { recursive: true });
   return dir;
 }
 

@@ -53,4 +53,11 @@ describe('import graph', () => {
     const offenders = ssh.flatMap((f) => [...closure(f)].filter((d) => d.startsWith('pillar/') || d === 'repo.ts' || d.startsWith('cli/')).map((d) => `${f} ⇒ ${d}`));
     expect(offenders).toEqual([]);
   });
+
+  it('the task API is the core: it imports no command handler', () => {
+    const api = [...graph.keys()].filter((f) => f.startsWith('tasks/'));
+    expect(api.length).toBeGreaterThan(0);
+    const offenders = api.flatMap((f) => [...closure(f)].filter((d) => d.startsWith('cli/')).map((d) => `${f} ⇒ ${d}`));
+    expect(offenders).toEqual([]);
+  });
 });

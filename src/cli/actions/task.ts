@@ -1,0 +1,169 @@
+/** What `ops task` does on the operator's side: find, compile, parse the words, run here or on the master. */
+import { CommanderError } from 'commander';
+import { masterCommand, masterFailure } from '../../converge/master-conn.js';
+import { snapshot } from '../../converge/snapshot.js';
+import { selectTargets } from '../../core/targets.js';
+import { errorMessage, OperationError, UsageError } from '../../errors.js';
+import { loadPillar } from '../../pillar/load.js';
+import { taskModule } from '../../tasks/define.js';
+import { terminalIO } from '../../tasks/io.js';
+import { compileTask, evaluateTask, taskFiles, type TaskFile } from '../../tasks/load.js';
+import { narrowHosts, publicPillar, runDefinition, TASK_MODULE_PATH, TASK_REQUEST_PATH, type TaskRequest } from '../../tasks/run.js';
+import type { TaskDefinition } from '../../tasks/types.js';
+import { HostPrinter } from '../../ui/hosts.js';
+import { intOption } from '../command.js';
+import type { Context } from '../context.js';
+import { taskCommand } from '../task.js';
+import { connectMasterFor, openSession } from './ssh.js';
+
+async function load(ctx: Context, file: TaskFile): Promise<{ def: TaskDefinition; code: string }> {
+  const { $ } = await import('zx');
+  const code = await compileTask(ctx.repo, file);
+  const def = await evaluateTask(code, file.display, taskModule($));
+  if (def.name !== file.name) throw new UsageError(`${file.display}:1:1: the file defines task '${def.name}'; a task file is named after its task (tasks/${def.name}.ts)`);
+  return { def, code };
+}
+
+export async function listTasks(ctx: Context, help: boolean): Promise<number> {
+  const files = taskFiles(ctx.repo);
+  if (files.length === 0) {
+    ctx.out.info('no tasks: this repo has no tasks/ folder with task files (see README, "Tasks")');
+    return 0;
+  }
+  let code = 0;
+  const rows: string[][] = [];
+  for (const f of files) {
+    try {
+      const { def } = await load(ctx, f);
+      rows.push([def.name, def.description + (def.secrets?.length ? ' (on the master)' : '')]);
+      ctx.out.event('task', { name: def.name, description: def.description, file: f.display, on_master: Boolean(def.secrets?.length), args: def.args ?? [], options: def.options ?? {} });
+    } catch (e) {
+      ctx.out.error(errorMessage(e));
+      code = 2;
+    }
+  }
+  if (!ctx.opts.json) {
+    const w = Math.max(...rows.map((r) => r[0]?.length ?? 0));
+    for (const [n, d] of rows) ctx.out.result(`${(n ?? '').padEnd(w)}  ${d}`);
+    if (help) ctx.out.info('\nrun one with `ops task NAME [env] [args…]`; `ops task NAME --help` shows its arguments');
+  }
+  return code;
+}
+
+export async function runTask(ctx: Context, name: string, words: string[], builtins: ReadonlySet<string>): Promise<number> {
+  if (builtins.has(name)) throw new UsageError(`'${name}' is a built-in ops command, not a task`, `rename tasks/${name}.ts (a task may not take a built-in command's name)`);
+  const files = taskFiles(ctx.repo);
+  const file = files.find((f) => f.name === name);
+  if (!file) throw new UsageError(`no task '${name}'`, files.length ? `tasks: ${files.map((f) => f.name).join(', ')}` : 'this repo has no tasks/ folder with task files');
+  const { def, code } = await load(ctx, file);
+  const cmd = taskCommand(def);
+  // The environment, when the first word names one; the rest is the task's.
+  const envWord = words[0] !== undefined && !words[0].startsWith('-') && ctx.isEnvironment(words[0]) ? words[0] : undefined;
+  try {
+    cmd.parse(envWord ? words.slice(1) : words, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' ? 0 : 2;
+    throw e;
+  }
+  const env = ctx.resolveEnv(envWord ? [envWord] : []).env;
+  const opts = cmd.opts() as Record<string, unknown>;
+  const args: Record<string, string | string[] | undefined> = {};
+  (def.args ?? []).forEach((a, i) => (args[a.name] = cmd.processedArgs[i] as string | string[] | undefined));
+  const options: Record<string, string | number | boolean | undefined> = {};
+  for (const k of Object.keys(def.options ?? {})) options[k] = opts[k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] as string | number | boolean | undefined;
+  const parallel = intOption(opts.parallel, '--parallel', 1, 1000) ?? 32;
+  const sel = { role: opts.role as string | undefined, host: opts.host as string | undefined };
+  const pillar = loadPillar(ctx.repo, env);
+
+  if (def.secrets?.length) {
+    const req: TaskRequest = { display: file.display, ...sel, yes: opts.yes === true, parallel, args, options };
+    return onMaster(ctx, pillar, opts, code, req);
+  }
+  // A task that reaches no host runs in an environment without servers too.
+  const targets = Object.keys(pillar.data.servers).length > 0 ? selectTargets(pillar, { user: opts.user as string | undefined }) : [];
+  const hosts = narrowHosts(
+    targets.map((t) => ({ target: t, roles: pillar.data.servers[t.name]?.roles ?? [] })),
+    env,
+    sel,
+  );
+  const session = openSession(ctx, pillar, opts);
+  const onInt = () => void session.closeAll().finally(() => process.exit(130));
+  process.once('SIGINT', onInt);
+  try {
+    const { $ } = await import('zx');
+    return await runDefinition(def, {
+      env,
+      project: pillar.data.project,
+      manageCommand: pillar.data.app.manage_command,
+      where: 'operator',
+      pillar: publicPillar(pillar),
+      hosts,
+      session,
+      io: terminalIO(ctx.out, hosts.map((h) => h.target.name)),
+      yes: opts.yes === true,
+      parallel,
+      args,
+      options,
+      declared: [],
+      secrets: new Map(),
+      $,
+    });
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    await session.closeAll();
+  }
+}
+
+/** Sends the compiled task to the master with the repo snapshot, and shows its events here. */
+async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opts: Record<string, unknown>, code: string, req: TaskRequest): Promise<number> {
+  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
+  ctx.out.info(`${conn.target.name}: running task on the master (it reads secrets)`);
+  const printer = new HostPrinter(ctx.out, Object.keys(pillar.data.servers), true);
+  let buf = '';
+  let err = '';
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      ctx.out.info(`${conn.target.name} | ${line}`);
+      return;
+    }
+    const { type, time: _time, ...data } = e;
+    if (ctx.opts.json) return ctx.out.event(String(type), data);
+    if (type === 'output') printer.line(String(data.host), data.stream === 'stdout' ? 'stdout' : 'stderr', String(data.line));
+    else if (type === 'log') (data.level === 'warning' ? ctx.out.warn(String(data.message)) : ctx.out.info(String(data.message)));
+    else if (type === 'result') ctx.out.result(String(data.message));
+  };
+  const onInt = () => void session.closeAll().finally(() => process.exit(130));
+  process.once('SIGINT', onInt);
+  try {
+    const stdin = snapshot(ctx.repo, [
+      { path: TASK_MODULE_PATH, data: Buffer.from(code), mode: 0o600 },
+      { path: TASK_REQUEST_PATH, data: Buffer.from(JSON.stringify(req)), mode: 0o600 },
+    ]);
+    let r;
+    try {
+      r = await conn.exec(masterCommand(conn, ['--json', '__task', pillar.env]), {
+        stdin,
+        onStdout: (b) => {
+          buf += b.toString('utf8');
+          const lines = buf.split('\n');
+          buf = lines.pop() ?? '';
+          lines.forEach(onLine);
+        },
+        onStderr: (b) => (err += b.toString('utf8')),
+      });
+    } catch (e) {
+      throw new OperationError(`lost the master during the task: ${errorMessage(e)}`);
+    }
+    onLine(buf);
+    // The master's own error (a secret it cannot decrypt, a bad task) is one line on its stderr.
+    if (r.code !== 0 && err.trim()) throw masterFailure(conn, r.code, err);
+    return r.code ?? 1;
+  } finally {
+    process.removeListener('SIGINT', onInt);
+    await session.closeAll();
+  }
+}

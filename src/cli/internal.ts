@@ -31,6 +31,7 @@ export function registerInternalCommands(program: Command): void {
     .option('--wait-lock <seconds>')
     .option('--force-unlock')
     .option('--by <who>')
+    .option('--operator-channel')
     .action(
       action(async (ctx, args, opts) => {
         const { convergeFromSnapshot } = await import('../converge/run.js');
@@ -43,6 +44,7 @@ export function registerInternalCommands(program: Command): void {
           waitLock: opts.waitLock === undefined ? undefined : Number(opts.waitLock),
           forceUnlock: opts.forceUnlock === true,
           by: opts.by as string | undefined,
+          operatorChannel: opts.operatorChannel === true,
         });
       }),
     );

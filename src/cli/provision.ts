@@ -12,7 +12,7 @@ export function registerProvisionCommands(program: Command): void {
         .command('deploy')
         .summary('converge every server of an environment (through its master)')
         .description(
-          "Sends pillar/ and templates/ to the environment's master, which decrypts the secrets (failing closed), renders each minion's states from its roles and converges all minions over SSH — data services first, then app servers, then balancers. Then it releases the app: fetch at the environment's branch, build a release on every web and worker host, migrate once, switch `current` atomically, reload gracefully and check health through the balancer (switching back when that fails). An unchanged commit makes no release. One deploy at a time per environment (a lock on the master). Changed and failed states stream back; a summary per host follows. Exit 1 if any state, host or the release failed.",
+          "Sends pillar/ and templates/ to the environment's master, which decrypts the secrets (failing closed), renders each minion's states from its roles and converges all minions over SSH — data services first, then app servers, then balancers. Then it releases the app: fetch at the environment's branch, build a release on every web and worker host, migrate once, switch `current` atomically, reload gracefully and check health through the balancer (switching back when that fails). An unchanged commit makes no release. One deploy at a time per environment (a lock on the master). Changed and failed states stream back; a summary per host follows. Exit 1 if any state, host, hook or the release failed.\n\nHooks (`hooks:` in pillar/project.yml) run in this order, with the deploy lock held: before_deploy → converge → after_converge → build → migrations → before_switch → switch → health check → after_release (after_rollback when the release is switched back). A task hook runs on this machine; a shell line on the hosts of its role, as the app user in the release directory. A hook that fails before the switch stops the deploy with the previous release serving; one that fails after it (after_release, after_rollback) is reported and the deploy exits 1 — nothing is switched back for it. --dry-run lists the hooks it would run and runs none.",
         )
         .argument('[env]', 'environment')
         .option('--dry-run', 'show the plan (with file diffs, secrets hidden) and change nothing')
@@ -30,6 +30,7 @@ export function registerProvisionCommands(program: Command): void {
       'ops deploy staging --branch feature/login',
       'ops deploy production --wait-lock 300',
       'ops deploy staging --no-release          # servers only',
+      'ops deploy staging --dry-run             # also lists the hooks that would run',
     ],
   );
   examples(

@@ -11,6 +11,10 @@ import { DeployPrinter } from '../ui/deploy.js';
 import type { Output } from '../ui/output.js';
 import { masterCommand } from './master-conn.js';
 import { snapshot } from './snapshot.js';
+import { framedSnapshot } from './operator-channel.js';
+import { DEPLOY_POINTS, describeHook, hasTaskHooks, hooksAt } from '../release/hooks.js';
+import type { HookPoint } from '../pillar/schema.js';
+import { PassThrough } from 'node:stream';
 
 export interface DeployOptions {
   dryRun: boolean;
@@ -21,6 +25,8 @@ export interface DeployOptions {
   waitLock?: number;
   forceUnlock?: boolean;
   by?: string;
+  /** Runs a task hook on this machine when the master asks (the pillar has task hooks). */
+  runTaskHook?: (task: string, point: HookPoint) => Promise<void>;
 }
 
 /** The master's `__converge` arguments for these options. */
@@ -33,26 +39,53 @@ export function convergeArgs(env: string, o: DeployOptions): string[] {
   if (o.waitLock !== undefined) a.push('--wait-lock', String(o.waitLock));
   if (o.forceUnlock) a.push('--force-unlock');
   if (o.by) a.push('--by', o.by);
+  if (o.runTaskHook) a.push('--operator-channel');
   return a;
 }
 
+/** What `--dry-run` says of the hooks: each that a deploy would run, in order; none runs. */
+export function listHooks(out: Output, pillar: LoadedPillar['data']): void {
+  const planned = DEPLOY_POINTS.flatMap((point) => hooksAt(pillar, point).map((h) => ({ point, hook: describeHook(h) })));
+  for (const p of planned) out.event('hook', { point: p.point, hook: p.hook, status: 'would-run' });
+  if (out.json) return;
+  if (planned.length === 0) out.info('hooks: none configured');
+  else for (const p of planned) out.info(`hook ${p.point}: would run ${p.hook}${p.point === 'after_rollback' ? ' (only if the release is switched back)' : ''}`);
+}
+
 export async function deployThroughMaster(out: Output, repo: Repo, pillar: LoadedPillar, master: Connection, opts: DeployOptions): Promise<number> {
-  const command = masterCommand(master, convergeArgs(pillar.env, opts));
+  const runTaskHook = !opts.dryRun && hasTaskHooks(pillar.data, DEPLOY_POINTS) ? opts.runTaskHook : undefined;
+  const command = masterCommand(master, convergeArgs(pillar.env, { ...opts, runTaskHook }));
   const printer = new DeployPrinter(out, opts.verbose);
+  if (opts.dryRun) listHooks(out, pillar.data);
+  // With task hooks the snapshot is framed and stdin stays open for the answers (operator-channel.ts).
+  const channel = runTaskHook ? new PassThrough() : undefined;
+  const answer = (m: Record<string, unknown>) => channel?.write(`${JSON.stringify(m)}\n`);
   let buf = '';
   let err = '';
   const onLine = (line: string) => {
     if (!line.trim()) return;
+    let e: Record<string, unknown>;
     try {
-      printer.handle(JSON.parse(line) as Record<string, unknown>);
+      e = JSON.parse(line) as Record<string, unknown>;
     } catch {
       out.info(`${master.target.name} | ${line}`);
+      return;
     }
+    if (e.type === 'hook_request' && runTaskHook) {
+      const id = e.id;
+      runTaskHook(String(e.task), String(e.point) as HookPoint).then(
+        () => answer({ id, ok: true }),
+        (x: unknown) => answer({ id, ok: false, error: errorMessage(x) }),
+      );
+      return;
+    }
+    printer.handle(e);
   };
+  if (channel) channel.write(framedSnapshot(snapshot(repo)));
   let result;
   try {
     result = await master.exec(command, {
-      stdin: snapshot(repo),
+      stdin: channel ?? snapshot(repo),
       onStdout: (b) => {
         buf += b.toString('utf8');
         const lines = buf.split('\n');
@@ -63,6 +96,8 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
     });
   } catch (e) {
     throw new OperationError(`lost the master during the deploy: ${errorMessage(e)}`, 'run the deploy again; converging is idempotent');
+  } finally {
+    channel?.end();
   }
   onLine(buf);
   printer.summary(opts.dryRun);

@@ -27,9 +27,9 @@ export async function masterKeys(env: string): Promise<PrivateKey[]> {
   return keys;
 }
 
-/** Runs `fn` on the repo snapshot read from stdin, in a private temp folder removed afterwards. */
-export async function withSnapshot<T>(env: string, fn: (dir: string, loaded: LoadedPillar) => Promise<T>): Promise<T> {
-  const archive = await readStdin();
+/** Runs `fn` on the repo snapshot read from stdin (or `given`), in a private temp folder removed afterwards. */
+export async function withSnapshot<T>(env: string, fn: (dir: string, loaded: LoadedPillar) => Promise<T>, given?: Buffer): Promise<T> {
+  const archive = given ?? (await readStdin());
   mkdirSync(join(MASTER_WORK, env), { recursive: true, mode: 0o700 });
   const dir = mkdtempSync(join(MASTER_WORK, env, 'run-'));
   try {

@@ -27,6 +27,9 @@ import { releaseApp } from '../release/pipeline.js';
 import { hasRole, inventoryHosts } from '../roles/context.js';
 import { masterKeys, withSnapshot } from './master-secrets.js';
 import { inWaves } from './waves.js';
+import { readFramed, type OperatorChannel } from './operator-channel.js';
+import { runHooks } from '../release/hooks.js';
+import type { HookPoint } from '../pillar/schema.js';
 
 export interface ConvergeRequest {
   env: string;
@@ -39,18 +42,26 @@ export interface ConvergeRequest {
   noRelease?: boolean;
   waitLock?: number;
   forceUnlock?: boolean;
+  /** The operator keeps stdin open after a framed snapshot, to run the task hooks (see operator-channel.ts). */
+  operatorChannel?: boolean;
 }
 
 export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): Promise<number> {
-  return withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req));
+  if (!req.operatorChannel) return withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req, undefined));
+  const { archive, channel } = await readFramed(process.stdin, (type, data) => out.event(type, data));
+  try {
+    return await withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req, channel), archive);
+  } finally {
+    process.stdin.destroy();
+  }
 }
 
-async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest): Promise<number> {
-  if (req.dryRun) return convergeLocked(out, dir, loaded, req, { signal: new AbortController().signal, probe: async () => undefined });
+async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest, channel: OperatorChannel | undefined): Promise<number> {
+  if (req.dryRun) return convergeLocked(out, dir, loaded, req, { signal: new AbortController().signal, probe: async () => undefined }, channel);
   const watch = watchInterrupts();
   const lock = await acquireLock({ env: req.env, user: req.by ?? 'unknown', what: req.only ? `deploy --only ${req.only}` : 'deploy', waitSeconds: req.waitLock, forceUnlock: req.forceUnlock, log: (message) => out.event('lock', { message }) });
   try {
-    const code = await convergeLocked(out, dir, loaded, req, watch);
+    const code = await convergeLocked(out, dir, loaded, req, watch, channel);
     return watch.signal.aborted ? 130 : code;
   } finally {
     lock.release();
@@ -58,7 +69,7 @@ async function convergeRepo(out: Output, dir: string, loaded: LoadedPillar, req:
   }
 }
 
-async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest, interrupts: { signal: AbortSignal; probe(): Promise<void> }): Promise<number> {
+async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, req: ConvergeRequest, interrupts: { signal: AbortSignal; probe(): Promise<void> }, channel: OperatorChannel | undefined): Promise<number> {
   const { signal } = interrupts;
   const started = Date.now();
   const repo = repoAt(dir);
@@ -74,7 +85,34 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repo)), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
   const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
   let release: string | undefined;
+  let hookFailed = false;
+  const hookHosts = hosts.map((h) => ({ target: { name: h.name, address: h.privateAddress, port: h.port, user: 'root' }, roles: h.roles }));
+  const hook = async (point: HookPoint, dir?: string): Promise<void> => {
+    await runHooks(point, {
+      pillar,
+      hosts: hookHosts,
+      session,
+      dir,
+      event: (type, data) => out.event(type, data),
+      task: (name, at) => {
+        if (!channel) throw new UsageError(`hook ${at}: task ${name} runs on the operator's machine, and this deploy has no line back to it`, 'deploy with ops deploy from the operator\'s machine');
+        return channel.task(name, at);
+      },
+    });
+  };
+  /** A hook that fails ends the deploy here: reported, exit 1. */
+  const hookStops = async (point: HookPoint): Promise<boolean> => {
+    try {
+      await hook(point);
+      return false;
+    } catch (e) {
+      out.event('hook_failed', { point, error: errorMessage(e) });
+      hookFailed = true;
+      return true;
+    }
+  };
   try {
+    if (!req.dryRun && (await hookStops('before_deploy'))) throw new HookStop();
     // Every host's release first, in parallel: one the release table does not know stops the
     // deploy before anything changes on any host (exit 2). A host unreachable now is tried again in
     // its wave (and its release checked there, before its states).
@@ -127,18 +165,26 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
         }
       });
     }
+    const converged = totals.failed === 0 && totals.unreachable === 0;
+    if (!req.dryRun && converged && !signal.aborted && (await hookStops('after_converge'))) throw new HookStop();
     if (!req.dryRun && !req.noRelease && !signal.aborted) {
       const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
-      if (totals.failed > 0 || totals.unreachable > 0) out.event('release', { status: 'skipped', reason: 'the converge failed on some host' });
+      if (!converged) out.event('release', { status: 'skipped', reason: 'the converge failed on some host' });
       else {
-        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data) });
+        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook });
         release = outcome.status;
+        if (outcome.hookFailed) hookFailed = true;
       }
     }
+  } catch (e) {
+    if (!(e instanceof HookStop)) throw e;
   } finally {
     await session.closeAll();
   }
-  out.event('summary', { ...totals, release: release ?? null, dry_run: req.dryRun, duration_ms: Date.now() - started });
+  out.event('summary', { ...totals, release: release ?? null, hook_failed: hookFailed, dry_run: req.dryRun, duration_ms: Date.now() - started });
   const releaseFailed = release === 'failed' || release === 'rolled-back' || release === 'interrupted';
-  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed ? 1 : 0;
+  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed || hookFailed ? 1 : 0;
 }
+
+/** A hook before the release failed: the deploy stops, what served before serves on. */
+class HookStop extends Error {}

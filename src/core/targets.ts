@@ -63,3 +63,9 @@ export function selectTargets(pillar: LoadedPillar, sel: Selection): Target[] {
   }
   return chosen.map(([name, s]) => toTarget(pillar, name, s, sel, new Set()));
 }
+
+/** The environment's hosts with their roles (for tasks and hooks), every server of the inventory. */
+export function hostsWithRoles(pillar: LoadedPillar, sel: Pick<Selection, 'user'> = {}): { target: Target; roles: string[] }[] {
+  if (Object.keys(pillar.data.servers).length === 0) return [];
+  return selectTargets(pillar, { user: sel.user }).map((t) => ({ target: t, roles: pillar.data.servers[t.name]?.roles ?? [] }));
+}

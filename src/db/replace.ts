@@ -54,6 +54,8 @@ export interface ReplaceOptions {
   keep?: number;
   /** Files copied along (--with-media): prepared before the swap, swapped with the database. */
   side?: SideCopy;
+  /** Last step before the swap (the before_db_swap hooks): a failure drops the new database. */
+  beforeSwap?: () => Promise<void>;
 }
 
 export async function listDatabases(pg: PgHost): Promise<string[]> {
@@ -97,6 +99,8 @@ export async function replaceDatabase(out: Output, live: LiveDb, opts: ReplaceOp
     }
     if (live.owner) await live.pg.sql(ownershipSql(live.owner), incoming);
     await opts.side?.prepare(opts.signal);
+    if (opts.signal.aborted) throw new Interrupted();
+    await opts.beforeSwap?.();
     if (opts.signal.aborted) throw new Interrupted();
   } catch (e) {
     await opts.side?.discard();

@@ -80,6 +80,19 @@ export const projectRoleSchema = z.strictObject({
   requires: z.array(z.string()).default([]).describe('roles whose states must run first'),
 });
 
+/** The points of a deploy (and of a database copy) where a project's hooks run, in deploy order. */
+export const HOOK_POINTS = ['before_deploy', 'after_converge', 'before_switch', 'after_release', 'after_rollback', 'before_db_swap', 'after_db_copy'] as const;
+export type HookPoint = (typeof HOOK_POINTS)[number];
+
+export const hookSchema = z.union([
+  z.strictObject({ task: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a task name (tasks/<name>.ts)').describe('a task of tasks/, run on the operator') }),
+  z.strictObject({
+    run: oneLine.min(1).describe('a shell line, run through sh -c as the app user in the release directory with the app\'s environment'),
+    role: name('role').default('web').describe('run it on every host of this role'),
+  }),
+]);
+const hookList = z.union([hookSchema, z.array(hookSchema)]);
+
 export const pillarSchema = z
   .strictObject({
     // project.yml
@@ -115,6 +128,10 @@ export const pillarSchema = z
       })
       .default({ path: '/', status: 200, timeout: 10 }),
     roles: z.record(name('role'), projectRoleSchema).default({}).describe('roles of this project, beside the built-in ones'),
+    hooks: z
+      .strictObject(Object.fromEntries(HOOK_POINTS.map((p) => [p, hookList.optional()])) as Record<HookPoint, z.ZodOptional<typeof hookList>>)
+      .default({})
+      .describe('a task ({task: NAME}) or a shell line ({run: LINE, role: ROLE}), or a list of them, for each point of a deploy or database copy'),
     // devs.yml
     users: z.record(z.string().regex(UNIX_NAME_RE, 'a Unix user name'), userSchema).default({}),
     // <env>.yml
@@ -142,6 +159,12 @@ export const pillarSchema = z
     if (RESERVED_ACCOUNTS.includes(p.project)) ctx.addIssue({ code: 'custom', path: ['project'], message: `'${p.project}' is an account of the system or of a role: pick another project name (it names the app user)` });
     for (const u of Object.keys(p.users)) {
       if (RESERVED_ACCOUNTS.includes(u) || u === p.project) ctx.addIssue({ code: 'custom', path: ['users', u], params: { atKey: true }, message: `'${u}' is ${u === p.project ? "the app's user" : 'an account of the system or of a role'}: an admin needs a name of their own` });
+    }
+    for (const point of HOOK_POINTS) {
+      const list = p.hooks[point];
+      (Array.isArray(list) ? list : list ? [list] : []).forEach((h, i) => {
+        if ('role' in h && !valid.has(h.role)) ctx.addIssue({ code: 'custom', path: ['hooks', point, ...(Array.isArray(list) ? [i] : []), 'role'], message: `unknown role '${h.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });
+      });
     }
     p.cron.forEach((job, i) => {
       if (!valid.has(job.role)) ctx.addIssue({ code: 'custom', path: ['cron', i, 'role'], message: `unknown role '${job.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });

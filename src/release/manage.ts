@@ -23,8 +23,16 @@ function commandIn(release: string, manageCommand: string): string {
 
 /** The line to run as root on a web host; `args` are quoted by ops (never a secret). */
 export function manageLine(t: ManageTarget, args: readonly string[], release?: string): string {
+  const dir = release ?? appPaths(t).current;
+  return appShellLine(t, `${commandIn(dir, t.manageCommand)} ${shellLine(args)}`.trimEnd(), dir);
+}
+
+/**
+ * A shell line of the project's (a hook, a management command) run as root on an app host: in
+ * `dir` (default: the current release), as the app user, with the app's environment, through
+ * `sh -c` — the line is one word of that command, whatever it holds.
+ */
+export function appShellLine(t: { project: string }, line: string, dir?: string): string {
   const p = appPaths(t);
-  const dir = release ?? p.current;
-  const inner = `${commandIn(dir, t.manageCommand)} ${shellLine(args)}`.trimEnd();
-  return `cd ${shellLine([dir])} && exec ${shellLine(['runuser', '-u', appUser(t), '--', WITH_ENV, p.envFile, 'sh', '-c', inner])}`;
+  return `cd ${shellLine([dir ?? p.current])} && exec ${shellLine(['runuser', '-u', appUser(t), '--', WITH_ENV, p.envFile, 'sh', '-c', line])}`;
 }

@@ -18,6 +18,7 @@ import { healthWindow, probeHttp, probeOnHost, untilHealthy, type HealthResult }
 import { appendHistory, type ReleaseRecord } from './history.js';
 import { manageLine } from './manage.js';
 import { buildInputs, fetchSource } from './source.js';
+import type { HookPoint } from '../pillar/schema.js';
 
 export interface ReleaseContext {
   env: string;
@@ -35,12 +36,27 @@ export interface ReleaseContext {
   /** Finds out at once whether the operator is still there (aborting `signal` when not). */
   probe?: () => Promise<void>;
   event: (type: string, data: Record<string, unknown>) => void;
+  /** Runs the project's hooks of a point (shell lines in `dir`, default the current release); throws when one fails. */
+  hook?: (point: HookPoint, dir?: string) => Promise<void>;
 }
 
 export interface ReleaseOutcome {
   status: 'skipped' | 'unchanged' | 'released' | 'failed' | 'rolled-back' | 'interrupted';
   id?: string;
   detail?: string;
+  /** A hook after the switch (after_release, after_rollback) failed: reported, nothing switched back. */
+  hookFailed?: string;
+}
+
+/** Runs a hook of a point after the switch: its failure is reported and returned, never thrown. */
+async function hookAfter(ctx: ReleaseContext, point: HookPoint): Promise<string | undefined> {
+  try {
+    await ctx.hook?.(point);
+    return undefined;
+  } catch (e) {
+    ctx.event('hook_failed', { point, error: errorMessage(e) });
+    return errorMessage(e);
+  }
 }
 
 const q = (s: string) => shellLine([s]);
@@ -155,6 +171,9 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
       step('migrated', { id, host: first.host.name, migrations: record.migrations });
     }
     await check();
+    // Last word before traffic moves: a failing hook stops the release here.
+    await ctx.hook?.('before_switch', dir);
+    await check();
 
     // Switch: one atomic rename per host, then a graceful reload.
     step('switch', { id });
@@ -169,7 +188,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
       record.detail = `health check failed: ${health.detail}`;
       appendHistory(ctx.workDir, record);
       ctx.event('release', { status: 'rolled-back', id, commit: source.commit, error: `${record.detail}${back}`, duration_ms: Date.now() - started });
-      return { status: 'rolled-back', id, detail: record.detail };
+      return { status: 'rolled-back', id, detail: record.detail, hookFailed: await hookAfter(ctx, 'after_rollback') };
     }
     await check();
     record.status = 'ok';
@@ -177,7 +196,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     appendHistory(ctx.workDir, record);
     await mapLimit(states, 32, (s) => prune(s, p.releases, id, pillar.releases.keep));
     ctx.event('release', { status: 'released', id, commit: source.commit, changed: 1, migrations: record.migrations, health: health.detail, duration_ms: Date.now() - started });
-    return { status: 'released', id };
+    return { status: 'released', id, hookFailed: await hookAfter(ctx, 'after_release') };
   } catch (e) {
     const interrupted = e instanceof Interrupted || ctx.signal.aborted;
     let back = '';
@@ -188,7 +207,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     record.detail = interrupted ? 'interrupted' : errorMessage(e);
     appendHistory(ctx.workDir, record);
     ctx.event('release', { status: record.status, id, commit: source.commit, error: `${record.detail}${back}`, duration_ms: Date.now() - started });
-    return { status: interrupted ? 'interrupted' : 'failed', id, detail: record.detail };
+    const hookFailed = switched.length > 0 && !interrupted ? await hookAfter(ctx, 'after_rollback') : undefined;
+    return { status: interrupted ? 'interrupted' : 'failed', id, detail: record.detail, hookFailed };
   }
 }
 

@@ -52,6 +52,7 @@ export interface TaskRuntime {
   declared: readonly string[];
   secrets: ReadonlyMap<string, string>;
   $: TaskContext['$'];
+  hook?: { point: string };
 }
 
 /** A command of a task that exited non-zero (with `check`, the default). */
@@ -197,6 +198,7 @@ export function taskContext(rt: TaskRuntime): TaskContext {
     args: rt.args,
     options: rt.options,
     yes: rt.yes,
+    hook: rt.hook,
     hosts(sel: HostSelection = {}) {
       let chosen = all;
       if (sel.role !== undefined) chosen = chosen.filter((h) => h.roles.includes(sel.role as string));

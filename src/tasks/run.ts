@@ -33,6 +33,7 @@ export interface TaskRequest {
   parallel: number;
   args: ArgValues;
   options: OptionValues;
+  hook?: { point: string };
 }
 
 export const TASK_MODULE_PATH = '.task/task.mjs';
@@ -98,6 +99,7 @@ export async function taskOnMaster(out: Output, env: string): Promise<number> {
         declared,
         secrets: new Map([...values].map(([n, v]) => [n, v.toString('utf8')])),
         $,
+        hook: req.hook,
       });
     } finally {
       await session.closeAll();

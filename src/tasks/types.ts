@@ -109,6 +109,8 @@ export interface TaskContext {
   readonly options: OptionValues;
   /** --yes was given. */
   readonly yes: boolean;
+  /** Set when the task runs as a hook (`hooks:` in the pillar): the point of the deploy or copy. */
+  readonly hook?: { readonly point: string };
   /** The environment's hosts: all, or by role or name; `--role`/`--host` of the command line narrow it first. */
   hosts(selection?: HostSelection): TaskHost[];
   /** Runs `fn` on each host, at most `parallel` at once (default --parallel, 32); every host runs even when one fails. */

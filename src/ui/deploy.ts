@@ -51,6 +51,8 @@ export class DeployPrinter {
     }
     const c = this.out.c;
     if (e.type === 'lock') this.line('deploy', c.dim(String(e.message)));
+    else if (e.type === 'hook') this.hook(e);
+    else if (e.type === 'hook_failed') this.line('hook', `${c.red('failed')} ${e.error}${e.point === 'after_release' || e.point === 'after_rollback' ? ' (nothing is switched back for it)' : ''}`);
     else if (e.type === 'release_step') this.releaseStep(e);
     else if (e.type === 'release') {
       this.release = e;
@@ -80,6 +82,21 @@ export class DeployPrinter {
         this.line(d.host, `${c.red(d.status === 'unreachable' ? 'unreachable:' : 'failed:')} ${d.error}`);
         if (d.hint) this.line(d.host, `  hint: ${d.hint}`);
       }
+    }
+  }
+
+  private hook(e: Record<string, unknown>): void {
+    const c = this.out.c;
+    const where = e.host ? ` on ${e.host}` : '';
+    const head = `${e.point}: ${e.hook}${where}`;
+    if (e.status === 'start') this.line('hook', c.dim(`running ${e.point}: ${e.hook}`));
+    else if (e.status === 'ok') {
+      this.line('hook', `${c.green('ok')} ${head}`);
+      if (this.verbose) for (const l of String(e.output ?? '').split('\n').filter(Boolean)) this.line('hook', `    ${c.dim(l)}`);
+    } else if (e.status === 'skipped') this.line('hook', c.dim(`skipped ${head}: ${e.reason}`));
+    else if (e.status === 'failed') {
+      this.line('hook', `${c.red('failed')} ${head}${e.exit_code !== undefined ? ` (exit ${e.exit_code})` : ''}`);
+      for (const l of String(e.output ?? e.error ?? '').split('\n').filter(Boolean).slice(-12)) this.line('hook', `    ${c.dim(l)}`);
     }
   }
 

@@ -44,6 +44,12 @@ const SINKS: Record<string, string> = {
   'repo.branch': 'a git ref: an option-like or malformed name is refused',
   branch: 'a git ref: an option-like or malformed name is refused',
   'app.manage_command': 'manage-run: one line',
+  ...Object.fromEntries(
+    ['before_deploy', 'after_converge', 'before_switch', 'after_release', 'after_rollback', 'before_db_swap', 'after_db_copy'].map((p) => [
+      `hooks.${p}`,
+      'a task name (tasks/<name>.ts), or a shell line: one line, one word of sh -c as the app user (hooks.test.ts), on a known role',
+    ]),
+  ),
   'app.wsgi': 'the gunicorn unit: a Python reference only',
   'app.start_command': 'the app unit: one line, escaped for systemd',
   'app.requirements': 'pip -r on app hosts: a path inside the app, as the app user',
@@ -232,6 +238,9 @@ describe('the hostile-pillar corpus', () => {
       ['cron schedule with a newline', 'staging', 'cron:\n  - {name: x, schedule: "* * * * *\\n* * * * * root id", command: "true"}\n', 'cron[0].schedule', /five cron fields/, 'root id'],
       ['cron command with a newline', 'staging', 'cron:\n  - {name: x, schedule: "@daily", command: "true\\n* * * * * root id"}\n', 'cron[0].command', /one line/, 'root id'],
       ['cron name with a slash', 'staging', 'cron:\n  - {name: "../x", schedule: "@daily", command: "true"}\n', 'cron[0].name', /Invalid|must/, '../x'],
+      ['a hook line with a newline', 'project', 'hooks:\n  before_switch: {run: "true\\n* * * * * root id"}\n', 'hooks.before_switch.run', /one line/, 'root id'],
+      ['a hook on an unknown role', 'project', 'hooks:\n  after_release: {run: "true", role: "web; id"}\n', 'hooks.after_release.role', /role/, 'web; id'],
+      ['a hook task that is a path', 'project', 'hooks:\n  after_release: {task: "../../etc/x"}\n', 'hooks.after_release.task', /task name/, '../../etc/x'],
       ['cron role unknown', 'staging', 'cron:\n  - {name: x, schedule: "@daily", command: "true", role: nope}\n', 'cron[0].role', /unknown role 'nope'/, 'role: nope'],
       ['healthcheck.path with braces (nginx)', 'project', 'healthcheck:\n  path: "/h { auth_basic off; } location = /z"\n', 'healthcheck.path', /URL path/, 'auth_basic off'],
       ['healthcheck.path with a blank', 'project', 'healthcheck:\n  path: "/h x"\n', 'healthcheck.path', /URL path/, '/h x'],

@@ -8,12 +8,15 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Handler } from '../command.js';
 import type { Context } from '../context.js';
-import { OperationError, UsageError } from '../../errors.js';
+import { errorMessage, OperationError, UsageError } from '../../errors.js';
 import { loadPillar, type LoadedPillar } from '../../pillar/load.js';
 import { serviceName } from '../../roles/app.js';
 import { openSession } from './ssh.js';
 import type { Connection } from '../../ssh/connection.js';
-import { selectTargets } from '../../core/targets.js';
+import { hostsWithRoles, selectTargets } from '../../core/targets.js';
+import { runHooks } from '../../release/hooks.js';
+import type { HookPoint } from '../../pillar/schema.js';
+import { DeployPrinter } from '../../ui/deploy.js';
 import type { SshSession } from '../../ssh/session.js';
 import type { Target } from '../../ssh/target.js';
 import { humanBytes, ByteProgress } from '../../ui/progress.js';
@@ -131,6 +134,20 @@ function checkWritable(path: string, flag: string): string {
   return p;
 }
 
+/** The target environment's hooks of a database copy, run from this machine. */
+function dbHooks(ctx: Context, pillar: LoadedPillar, session: SshSession, opts: Record<string, unknown>): (point: HookPoint) => Promise<void> {
+  const printer = new DeployPrinter(ctx.out);
+  return async (point) => {
+    await runHooks(point, {
+      pillar: pillar.data,
+      hosts: hostsWithRoles(pillar, { user: opts.user as string | undefined }),
+      session,
+      event: (type, data) => printer.handle({ type, ...data }),
+      task: async (name, at) => (await import('./task.js')).runTaskHook(ctx, pillar.env, name, at, opts),
+    });
+  };
+}
+
 /** SIGINT aborts the stream (and what follows the swap finishes first); the session closes at the end. */
 async function withSession<T>(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>, fn: (session: SshSession, signal: AbortSignal) => Promise<T>): Promise<T> {
   const session = openSession(ctx, pillar, opts);
@@ -215,6 +232,7 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
     const level = await chooseLevel(ctx, compress, () => (pull ? pull.probe() : measureLink({ from: srcConn, to: dstConn })));
     const dump = dumpPath ? fileSink(dumpPath) : undefined;
     const live: LiveDb = { pg: dstPg, db: dst.db, owner: dst.db, app, env: dst.env };
+    const hooks = dbHooks(ctx, dst.pillar, session, opts);
     try {
       const r = await replaceDatabase(ctx.out, live, {
         load: pull ? pull.loader(pgDumpArgv(src.db, level)) : relayInto(dstPg, () => srcPg.start(pgDumpArgv(src.db, level), 'pg_dump'), dump ? [dump] : []),
@@ -223,10 +241,17 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
         sanitize,
         signal,
         side: opts.withMedia === true ? remoteMedia(ctx.out, session, src.pillar, dst.pillar, user, stamp()) : undefined,
+        beforeSwap: () => hooks('before_db_swap'),
       });
       dump?.commit();
       if (dump) ctx.out.info(`dump kept in ${dumpPath}`);
       ctx.out.result(`copied ${src.env} → ${dst.env}: ${dst.db} on ${dst.host.name} replaced${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`);
+      try {
+        await hooks('after_db_copy');
+      } catch (e) {
+        ctx.out.error(`${errorMessage(e)} (the copy itself is done)`);
+        return 1;
+      }
       return 0;
     } catch (e) {
       dump?.discard();
@@ -293,7 +318,7 @@ export const restore: Handler = async (ctx, args, opts) => {
     const app = AppControl.of(session, dst.pillar, user);
     const info = await sizeOf(pg, dst.db);
     await proceed(ctx, [`restore ${file} (${humanBytes(statSync(path).size)})`, `into    ${dst.db} on ${dst.host.name} (${env}, ${sized(info)})`], dst, named, opts.yes === true);
-    const r = await replaceDatabase(ctx.out, { pg, db: dst.db, owner: dst.db, app, env }, { load: relayInto(pg, async () => fileSource(path)), label: `${file} → ${dst.host.name}`, sanitize, signal });
+    const r = await replaceDatabase(ctx.out, { pg, db: dst.db, owner: dst.db, app, env }, { load: relayInto(pg, async () => fileSource(path)), label: `${file} → ${dst.host.name}`, sanitize, signal, beforeSwap: () => dbHooks(ctx, dst.pillar, session, opts)('before_db_swap') });
     ctx.out.result(`restored ${file} into ${dst.db} on ${dst.host.name}${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`);
     return 0;
   });

@@ -271,6 +271,7 @@ export const deploy: Handler = async (ctx, args, opts) => {
       waitLock,
       forceUnlock: opts.forceUnlock === true,
       by: `${localUser()}@${hostname()}`,
+      runTaskHook: async (task, point) => (await import('./task.js')).runTaskHook(ctx, env, task, point, opts),
     });
   } finally {
     process.removeListener('SIGINT', onInt);

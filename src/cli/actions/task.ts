@@ -2,7 +2,7 @@
 import { CommanderError } from 'commander';
 import { masterCommand, masterFailure } from '../../converge/master-conn.js';
 import { snapshot } from '../../converge/snapshot.js';
-import { selectTargets } from '../../core/targets.js';
+import { hostsWithRoles } from '../../core/targets.js';
 import { errorMessage, OperationError, UsageError } from '../../errors.js';
 import { loadPillar } from '../../pillar/load.js';
 import { taskModule } from '../../tasks/define.js';
@@ -50,7 +50,17 @@ export async function listTasks(ctx: Context, help: boolean): Promise<number> {
   return code;
 }
 
-export async function runTask(ctx: Context, name: string, words: string[], builtins: ReadonlySet<string>): Promise<number> {
+/**
+ * A task hook of a deploy or database copy, on this machine: the task with no words (its defaults;
+ * one that needs an argument cannot be a hook), on every host of the environment.
+ */
+export async function runTaskHook(ctx: Context, env: string, name: string, point: string, opts: Record<string, unknown>): Promise<void> {
+  const connection = ['user', 'identity', 'connectTimeout', 'acceptNew'].flatMap((k) => (opts[k] === undefined ? [] : [[k, opts[k]] as const]));
+  const code = await runTask(ctx, name, [env], new Set(), { point, connection: Object.fromEntries(connection) });
+  if (code !== 0) throw new OperationError(`task ${name} exited ${code}`);
+}
+
+export async function runTask(ctx: Context, name: string, words: string[], builtins: ReadonlySet<string>, asHook?: { point: string; connection: Record<string, unknown> }): Promise<number> {
   if (builtins.has(name)) throw new UsageError(`'${name}' is a built-in ops command, not a task`, `rename tasks/${name}.ts (a task may not take a built-in command's name)`);
   const files = taskFiles(ctx.repo);
   const file = files.find((f) => f.name === name);
@@ -66,7 +76,7 @@ export async function runTask(ctx: Context, name: string, words: string[], built
     throw e;
   }
   const env = ctx.resolveEnv(envWord ? [envWord] : []).env;
-  const opts = cmd.opts() as Record<string, unknown>;
+  const opts = { ...(cmd.opts() as Record<string, unknown>), ...asHook?.connection };
   const args: Record<string, string | string[] | undefined> = {};
   (def.args ?? []).forEach((a, i) => (args[a.name] = cmd.processedArgs[i] as string | string[] | undefined));
   const options: Record<string, string | number | boolean | undefined> = {};
@@ -76,16 +86,11 @@ export async function runTask(ctx: Context, name: string, words: string[], built
   const pillar = loadPillar(ctx.repo, env);
 
   if (def.secrets?.length) {
-    const req: TaskRequest = { display: file.display, ...sel, yes: opts.yes === true, parallel, args, options };
+    const req: TaskRequest = { display: file.display, ...sel, yes: opts.yes === true, parallel, args, options, hook: asHook ? { point: asHook.point } : undefined };
     return onMaster(ctx, pillar, opts, code, req);
   }
   // A task that reaches no host runs in an environment without servers too.
-  const targets = Object.keys(pillar.data.servers).length > 0 ? selectTargets(pillar, { user: opts.user as string | undefined }) : [];
-  const hosts = narrowHosts(
-    targets.map((t) => ({ target: t, roles: pillar.data.servers[t.name]?.roles ?? [] })),
-    env,
-    sel,
-  );
+  const hosts = narrowHosts(hostsWithRoles(pillar, { user: opts.user as string | undefined }), env, sel);
   const session = openSession(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);
@@ -107,6 +112,7 @@ export async function runTask(ctx: Context, name: string, words: string[], built
       declared: [],
       secrets: new Map(),
       $,
+      hook: asHook ? { point: asHook.point } : undefined,
     });
   } finally {
     process.removeListener('SIGINT', onInt);

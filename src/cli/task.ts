@@ -4,9 +4,9 @@ import { action, examples } from './command.js';
 
 export function registerTaskCommand(program: Command): void {
   const builtins = () => new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  const task: Command = program.command('task');
   examples(
-    program
-      .command('task')
+    task
       .summary("list the project's tasks (tasks/*.ts), or run one")
       .description(
         "Without a name, lists the tasks of the repo's tasks/ folder. With one, runs it on an environment: `ops task NAME [env] [args…] [--options]`. A task is a TypeScript (or JavaScript) file exporting defineTask({...}) — see README, \"Tasks\". A task that declares secrets runs on the environment's master, where the key is. `ops task NAME --help` shows a task's arguments and options.",
@@ -20,6 +20,7 @@ export function registerTaskCommand(program: Command): void {
         action(async (ctx, args) => {
           const { listTasks, runTask } = await import('./actions/task.js');
           const [name, ...rest] = args;
+          if (name === '--help' || name === '-h') task.outputHelp();
           if (name === undefined || name === '--help' || name === '-h') return listTasks(ctx, name !== undefined);
           return runTask(ctx, name, rest, builtins());
         }),

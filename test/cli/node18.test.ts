@@ -2,7 +2,7 @@
  * The bundle runs on a master's distro Node: Debian 12's own nodejs 18 package (unpacked by
  * scripts/debian-node18.sh; needs root, as CI has).
  */
-import { cpSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OPS, ops, ROOT, tempDir, tempRepo } from '../support/ops.js';
@@ -38,5 +38,16 @@ describe("dist/ops.mjs on Debian 12's Node 18", () => {
     const dk = await run(['deploy-key', 'lab', '--write']);
     expect(dk.code, dk.stderr).toBe(0);
     expect((await run(['pillar', 'schema'])).code).toBe(0);
+  });
+
+  it('compiles and runs a TypeScript task on the operator side (esbuild from the checkout, zx in the bundle)', async () => {
+    const repo = tempRepo();
+    writeFileSync(
+      join(repo, 'tasks', 'hello.ts'),
+      "import { defineTask } from 'ops';\nconst n: number = 2;\nexport default defineTask({ name: 'hello', description: 'greets', async run(t) { const r = await t.$`node -p process.versions.node`; t.result(`hello ${n} from ${r.stdout.trim()}`); } });\n",
+    );
+    const r = await ops(['task', 'hello', 'lab'], { cwd: repo, node: node18 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^hello 2 from \d+\.\d+\.\d+$/m);
   });
 });

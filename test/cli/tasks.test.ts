@@ -4,7 +4,7 @@
  * JSON events — and the example tasks type-checked against the shipped declarations (types/ops.d.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ops, ROOT, tempDir, tempRepo } from '../support/ops.js';
@@ -39,6 +39,13 @@ describe('ops task', () => {
     expect(r.stdout).toMatch(/^add-swap\s+add a swap file/m);
     expect(r.stdout).toMatch(/^app\s+stop, start or restart/m);
     expect(r.stdout).toMatch(/^db-dump\s+stream a pg_dump/m);
+    expect(r.stdout).toMatch(/^disk\s+show how full/m);
+  });
+
+  it("README's task example is tasks/disk.ts, word for word", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const block = /```ts\n(\/\/ tasks\/disk\.ts[\s\S]*?)```\n/.exec(readme)?.[1];
+    expect(block).toBe(readFileSync(join(ROOT, 'tasks', 'disk.ts'), 'utf8'));
   });
 
   it('runs a TypeScript task that imports a helper of its folder; zx quotes what it interpolates', async () => {

@@ -4,17 +4,17 @@
  * every output of the run and the servers' logs are searched for them.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergedLab, DEMO } from '../support/converged.js';
+import { curlDemo, publishDemoApp, servedDemoRelease } from '../support/demo-app.js';
 import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
-import { OPS, ops, ROOT, tempRepo, type RunResult } from '../support/ops.js';
+import { OPS, ops, tempRepo, type RunResult } from '../support/ops.js';
 
 let repo: string;
 let hosts: LabHostRow[];
-let version = 0;
 const outputs: string[] = [];
 const canaries = ['canary-SECRET-7f3a9c1e', 'canary-DBPASS-52be0d44', 'canary-BROKER-a61c93f0'];
 const addr = (name: string) => hosts.find((h) => h.name === name)?.address ?? '';
@@ -25,34 +25,9 @@ async function opsLab(args: string[], input?: string): Promise<RunResult> {
   return r;
 }
 
-/** Publishes a new version of the demo app (optionally changed) from the lab master. */
-async function publish(change?: (dir: string) => void): Promise<void> {
-  const dir = join(mkdtempSync(join(tmpdir(), 'ops-app-')), 'demo-app');
-  cpSync(join(ROOT, 'examples/demo-app'), dir, { recursive: true });
-  version++;
-  appendFileSync(join(dir, 'hits/views.py'), `\n# version ${version}\n`);
-  change?.(dir);
-  const r = await opsLab(['lab', 'serve-repo', dir, '--name', 'demo-app']);
-  expect(r.code, r.stderr).toBe(0);
-}
-
-function curl(path: string, seconds = 10): Promise<{ code: string; body: string }> {
-  return new Promise((resolve) => {
-    const c = spawn('curl', ['-sk', '--max-time', String(seconds), '-w', '\n%{http_code}', '--resolve', `demo.lab.invalid:443:${addr('lab-4')}`, `https://demo.lab.invalid${path}`]);
-    let out = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
-    c.on('close', () => {
-      const i = out.lastIndexOf('\n');
-      resolve({ body: out.slice(0, i), code: out.slice(i + 1) });
-    });
-  });
-}
-
-async function servedRelease(): Promise<string> {
-  const r = await curl('/');
-  expect(r.code, r.body).toBe('200');
-  return /release: (\S+)/.exec(r.body)?.[1] ?? '';
-}
+const publish = (change?: (dir: string) => void) => publishDemoApp(opsLab, change);
+const curl = (path: string, seconds = 10) => curlDemo(addr('lab-4'), path, seconds);
+const servedRelease = () => servedDemoRelease(addr('lab-4'));
 
 /** Requests `/` in a loop until stopped; every answer is recorded. */
 function requestLoop(): { stop(): Promise<{ ok: number; failed: string[]; releases: Set<string> }> } {

@@ -44,8 +44,8 @@ export async function listTasks(ctx: Context, help: boolean): Promise<number> {
   }
   if (!ctx.opts.json) {
     const w = Math.max(...rows.map((r) => r[0]?.length ?? 0));
-    for (const [n, d] of rows) ctx.out.result(`${(n ?? '').padEnd(w)}  ${d}`);
-    if (help) ctx.out.info('\nrun one with `ops task NAME [env] [args…]`; `ops task NAME --help` shows its arguments');
+    if (help) ctx.out.result('\nTasks of this repo:');
+    for (const [n, d] of rows) ctx.out.result(`${help ? '  ' : ''}${(n ?? '').padEnd(w)}  ${d}`);
   }
   return code;
 }

@@ -11,7 +11,7 @@ export default defineTask({
     const action = String(t.args.action);
     const apps = t.hosts().filter((h) => h.roles.includes('web') || h.roles.includes('worker'));
     if (apps.length === 0) throw new Error(`'${t.env}' has no web or worker host`);
-    if (action === 'stop') await t.confirm(`stop ${t.project} on ${apps.map((h) => h.name).join(', ')}? The site answers 502 until it starts again.`);
+    if (action === 'stop') await t.confirm(`stop ${t.project} on ${apps.map((h) => h.name).join(', ')} (the site answers 502 until it starts again)?`);
     await t.each(apps, async (h) => {
       const units = [...(h.roles.includes('web') ? ['web'] : []), ...(h.roles.includes('worker') ? ['worker', 'beat'] : [])].map((u) => `${t.project}-${u}.service`);
       // Only the units this host has (beat may be turned off in the pillar).

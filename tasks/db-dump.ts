@@ -1,7 +1,7 @@
 // Streams a dump of the environment's database (pg_dump's custom format) to a file on this
 // machine, straight from the db host: nothing is kept on the server.
 //   ops task db-dump production --out prod.dump
-//   pg_restore --list prod.dump
+//   pg_restore --list prod.dump     (a pg_restore as new as the server's PostgreSQL)
 import { createWriteStream, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { defineTask } from 'ops';
 

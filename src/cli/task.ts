@@ -2,14 +2,22 @@
 import { Command, InvalidArgumentError, Option, CommanderError } from 'commander';
 import { action, examples } from './command.js';
 
+let builtinCommands: () => ReadonlySet<string> = () => new Set();
+
+/** The names of ops's own commands (a task may not take one). */
+export function builtinNames(): ReadonlySet<string> {
+  return builtinCommands();
+}
+
 export function registerTaskCommand(program: Command): void {
   const builtins = () => new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+  builtinCommands = builtins;
   const task: Command = program.command('task');
   examples(
     task
       .summary("list the project's tasks (tasks/*.ts), or run one")
       .description(
-        "Without a name, lists the tasks of the repo's tasks/ folder. With one, runs it on an environment: `ops task NAME [env] [args…] [--options]`. A task is a TypeScript (or JavaScript) file exporting defineTask({...}) — see README, \"Tasks\". A task that declares secrets runs on the environment's master, where the key is. `ops task NAME --help` shows a task's arguments and options.",
+        "Without a name, lists the tasks of the repo's tasks/ folder. With one, runs it on an environment: `ops task NAME [env] [args…] [--options]`. A task is a TypeScript (or JavaScript) file exporting defineTask({...}) — see README, \"Tasks and hooks\". A task that declares secrets runs on the environment's master, where the key is. `ops task NAME --help` shows a task's arguments and options.",
       )
       .argument('[name]', 'the task')
       .argument('[words...]', 'environment, then the task’s arguments and options')

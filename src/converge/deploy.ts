@@ -15,6 +15,7 @@ import { framedSnapshot } from './operator-channel.js';
 import { DEPLOY_POINTS, describeHook, hasTaskHooks, hooksAt } from '../release/hooks.js';
 import type { HookPoint } from '../pillar/schema.js';
 import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 
 export interface DeployOptions {
   dryRun: boolean;
@@ -59,9 +60,14 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
   if (opts.dryRun) listHooks(out, pillar.data);
   // With task hooks the snapshot is framed and stdin stays open for the answers (operator-channel.ts).
   const channel = runTaskHook ? new PassThrough() : undefined;
-  const answer = (m: Record<string, unknown>) => channel?.write(`${JSON.stringify(m)}\n`);
+  // An answer after the master has gone is dropped; a hook still running is waited for before ops returns.
+  const answer = (m: Record<string, unknown>) => {
+    if (channel && !channel.writableEnded) channel.write(`${JSON.stringify(m)}\n`);
+  };
+  const inFlight: Promise<unknown>[] = [];
   let buf = '';
   let err = '';
+  const decoder = new StringDecoder('utf8');
   const onLine = (line: string) => {
     if (!line.trim()) return;
     let e: Record<string, unknown>;
@@ -73,9 +79,13 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
     }
     if (e.type === 'hook_request' && runTaskHook) {
       const id = e.id;
-      runTaskHook(String(e.task), String(e.point) as HookPoint).then(
-        () => answer({ id, ok: true }),
-        (x: unknown) => answer({ id, ok: false, error: errorMessage(x) }),
+      inFlight.push(
+        Promise.resolve()
+          .then(() => runTaskHook(String(e.task), String(e.point) as HookPoint))
+          .then(
+            () => answer({ id, ok: true }),
+            (x: unknown) => answer({ id, ok: false, error: errorMessage(x) }),
+          ),
       );
       return;
     }
@@ -87,7 +97,7 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
     result = await master.exec(command, {
       stdin: channel ?? snapshot(repo),
       onStdout: (b) => {
-        buf += b.toString('utf8');
+        buf += decoder.write(b);
         const lines = buf.split('\n');
         buf = lines.pop() ?? '';
         lines.forEach(onLine);
@@ -98,8 +108,9 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
     throw new OperationError(`lost the master during the deploy: ${errorMessage(e)}`, 'run the deploy again; converging is idempotent');
   } finally {
     channel?.end();
+    await Promise.allSettled(inFlight);
   }
-  onLine(buf);
+  onLine(buf + decoder.end());
   printer.summary(opts.dryRun);
   // The master's own error (bad pillar, a secret that does not decrypt) is one line on its stderr.
   for (const l of err.split('\n').filter((x) => x.trim())) out.info(`${master.target.name} | ${l}`);

@@ -51,12 +51,22 @@ export class OperatorChannel {
     }
   }
 
-  /** Has the operator run task `name` for `point`; resolves when it succeeded. */
-  task(name: string, point: string): Promise<void> {
+  /** Has the operator run task `name` for `point`; resolves when it succeeded; an abort (a signal, the operator gone) rejects it. */
+  task(name: string, point: string, signal?: AbortSignal): Promise<void> {
     if (this.gone) return Promise.reject(new OperationError("the operator's ops is gone: the task hook cannot run"));
+    if (signal?.aborted) return Promise.reject(new OperationError('interrupted before the task hook ran'));
     const id = this.next++;
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const onAbort = () => {
+        this.pending.delete(id);
+        reject(new OperationError(`interrupted while the operator ran task ${name}`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: () => (done(), resolve()),
+        reject: (e) => (done(), reject(e)),
+      });
       this.emit('hook_request', { id, task: name, point });
     });
   }

@@ -48,8 +48,8 @@ export interface ConvergeRequest {
 
 export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): Promise<number> {
   if (!req.operatorChannel) return withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req, undefined));
-  const { archive, channel } = await readFramed(process.stdin, (type, data) => out.event(type, data));
   try {
+    const { archive, channel } = await readFramed(process.stdin, (type, data) => out.event(type, data));
     return await withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req, channel), archive);
   } finally {
     process.stdin.destroy();
@@ -96,7 +96,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
       event: (type, data) => out.event(type, data),
       task: (name, at) => {
         if (!channel) throw new UsageError(`hook ${at}: task ${name} runs on the operator's machine, and this deploy has no line back to it`, 'deploy with ops deploy from the operator\'s machine');
-        return channel.task(name, at);
+        return channel.task(name, at, signal);
       },
     });
   };

@@ -78,14 +78,14 @@ export async function runHooks(point: HookPoint, run: HookRun): Promise<number> 
     const failures: string[] = [];
     await mapLimit(on, 32, async (h) => {
       const conn = await run.session.connect(h.target);
+      const asRoot = (line: string) => renderCommand({ line }, { sudo: true }, { loginUser: conn.user });
       // Before the first release there is no directory to run in: said, not failed.
-      const line = `if ! test -d ${shellLine([dir])}; then echo 'ops: no release directory' >&2; exit 97; fi; ${appShellLine(run.pillar, hook.run, dir)}`;
-      const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }));
-      const out = r.out.toString('utf8');
-      if (r.code === 97 && r.err.includes('ops: no release directory')) {
+      if ((await captureExec(conn, asRoot(shellLine(['test', '-d', dir])))).code !== 0) {
         run.event('hook', { point, hook: what, host: h.target.name, status: 'skipped', reason: `${dir} does not exist yet` });
         return;
       }
+      const r = await captureExec(conn, asRoot(appShellLine(run.pillar, hook.run, dir)));
+      const out = r.out.toString('utf8');
       const tail = redactor.tail(`${out}${r.err}`.trim(), 800);
       if (r.code !== 0) {
         failures.push(`${h.target.name}: exit ${r.code ?? r.signal ?? 'none'}${tail ? `: ${tail}` : ''}`);

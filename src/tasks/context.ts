@@ -3,7 +3,8 @@
  * chosen from the inventory, one SSH session (pinned host keys), ops's quoting, the management
  * command line, the prompt rules, and output that is host-prefixed, redacted and NDJSON with --json.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorMessage, OperationError, UsageError } from '../errors.js';
@@ -89,33 +90,48 @@ class Host implements TaskHost {
     const conn = await this.connect();
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    const stream = opts.stdout;
-    let streamError: unknown;
-    const r = await conn.exec(line, {
-      stdin: opts.stdin,
-      onStdout: (b) => {
-        if (stream) {
-          stream.write(b);
-          return;
-        }
+    const sink = opts.stdout;
+    let sinkError: unknown;
+    const { channel, done } = await conn.start(line);
+    if (sink) {
+      // Backpressure end to end (a dump to a slow disk is not held in memory); a failing file stops the command.
+      sink.once('error', (e) => {
+        sinkError = e;
+        channel.destroy();
+      });
+      channel.pipe(sink, { end: false });
+    } else {
+      channel.on('data', (b: Buffer) => {
         out.push(b);
         if (!opts.quiet) this.rt.io.output(this.name, 'stdout', b);
-      },
-      onStderr: (b) => {
-        err.push(b);
-        if (!opts.quiet) this.rt.io.output(this.name, 'stderr', b);
-      },
-    });
-    this.rt.io.flush(this.name);
-    if (stream) {
-      await new Promise<void>((resolve) => {
-        stream.once('error', (e) => {
-          streamError = e;
-          resolve();
-        });
-        stream.end(() => resolve());
       });
-      if (streamError) throw new OperationError(`${this.name}: writing the output of \`${short(shown)}\` failed: ${errorMessage(streamError)}`);
+    }
+    channel.stderr.on('data', (b: Buffer) => {
+      err.push(b);
+      if (!opts.quiet) this.rt.io.output(this.name, 'stderr', b);
+    });
+    const stdin = opts.stdin;
+    if (stdin === undefined) channel.end();
+    else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) channel.end(stdin);
+    else {
+      stdin.pipe(channel);
+      channel.once('close', () => stdin.unpipe(channel));
+    }
+    const r = await done;
+    this.rt.io.flush(this.name);
+    if (sink) {
+      channel.unpipe(sink);
+      if (!sinkError) {
+        await new Promise<void>((resolve) => {
+          sink.once('finish', () => resolve());
+          sink.once('error', (e) => {
+            sinkError = e;
+            resolve();
+          });
+          sink.end();
+        });
+      }
+      if (sinkError) throw new OperationError(`${this.name}: writing the output of \`${short(shown)}\` failed: ${errorMessage(sinkError)}`);
     }
     const code = r.code ?? 255;
     const result: RunResult = { code, ok: code === 0, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
@@ -144,25 +160,43 @@ class Host implements TaskHost {
   }
 
   async put(source: string | Buffer | Readable, remotePath: string, opts: PutOptions = {}): Promise<void> {
-    if (!remotePath.startsWith('/')) throw new UsageError(`put: the remote path must be absolute, got '${remotePath}'`);
+    if (!remotePath.startsWith('/') || remotePath.endsWith('/')) throw new UsageError(`put: the remote path must be an absolute file path, got '${remotePath}'`);
     const mode = opts.mode ?? 0o644;
     const conn = await this.connect();
     const asRoot = opts.owner !== undefined || conn.user !== 'root';
-    // Through a private temporary file and `install` when root must own or place it.
-    const dest = asRoot ? (await this.run(['mktemp', '/tmp/.ops-put.XXXXXXXX'], { quiet: true })).stdout.trim() : remotePath;
+    // Always through a temporary file, then one rename: a failure never leaves a half-written file
+    // at the path (or a truncated old one), and the temporary file goes in every case.
+    const dir = remotePath.slice(0, remotePath.lastIndexOf('/')) || '/';
+    const staged = asRoot
+      ? (await this.run(['mktemp', '/tmp/.ops-put.XXXXXXXX'], { quiet: true })).stdout.trim()
+      : `${dir}/.ops-put.${randomBytes(6).toString('hex')}`;
     const sftp = await conn.sftp();
+    const gone = () => new Promise<void>((resolve) => sftp.unlink(staged, () => resolve()));
     try {
-      const input = typeof source === 'string' ? createReadStream(source) : Buffer.isBuffer(source) ? Readable.from([source]) : source;
-      await pipeline(input, sftp.createWriteStream(dest, { mode: asRoot ? 0o600 : mode }));
-      if (!asRoot) await new Promise<void>((resolve, reject) => sftp.chmod(dest, mode, (e) => (e ? reject(e) : resolve())));
-    } catch (e) {
-      throw new OperationError(`${this.name}: put ${remotePath} failed: ${errorMessage(e)}`);
+      try {
+        const input = typeof source === 'string' ? createReadStream(source) : Buffer.isBuffer(source) ? Readable.from([source]) : source;
+        await pipeline(input, sftp.createWriteStream(staged, { mode: asRoot ? 0o600 : mode }));
+        if (!asRoot) {
+          await new Promise<void>((resolve, reject) => sftp.chmod(staged, mode, (e) => (e ? reject(e) : resolve())));
+          await new Promise<void>((resolve, reject) => sftp.ext_openssh_rename(staged, remotePath, (e) => (e ? reject(e) : resolve())));
+        }
+      } catch (e) {
+        await gone();
+        throw new OperationError(`${this.name}: put ${remotePath} failed: ${errorMessage(e)}`);
+      }
     } finally {
       sftp.end();
     }
     if (asRoot) {
       const owner = opts.owner ?? 'root';
-      await this.sudo(['install', '-o', owner, '-g', owner, '-m', mode.toString(8).padStart(4, '0'), '--', dest, remotePath], { quiet: true }).finally(() => this.sudo(['rm', '-f', '--', dest], { quiet: true, check: false }));
+      const next = `${remotePath}.ops-put.${randomBytes(6).toString('hex')}`;
+      const octal = mode.toString(8).padStart(4, '0');
+      const line = `set -e; g=$(id -gn -- ${quote(owner)}); install -o ${quote(owner)} -g "$g" -m ${octal} -- ${quote(staged)} ${quote(next)} && mv -f -T -- ${quote(next)} ${quote(remotePath)} || { rm -f -- ${quote(next)}; exit 1; }`;
+      try {
+        await this.sudo(line, { quiet: true });
+      } finally {
+        await this.sudo(['rm', '-f', '--', staged], { quiet: true, check: false });
+      }
     }
   }
 
@@ -170,11 +204,15 @@ class Host implements TaskHost {
     const conn = await this.connect();
     const sftp = await conn.sftp();
     let bytes = 0;
+    // A local file is complete or absent: written beside its name, renamed at the end.
+    const partial = typeof dest === 'string' ? `${dest}.partial` : undefined;
     try {
       const input = sftp.createReadStream(remotePath);
       input.on('data', (b: Buffer) => (bytes += b.length));
-      await pipeline(input, typeof dest === 'string' ? createWriteStream(dest, { mode: 0o600 }) : dest);
+      await pipeline(input, partial ? createWriteStream(partial, { mode: 0o600 }) : (dest as Writable));
+      if (partial) renameSync(partial, dest as string);
     } catch (e) {
+      if (partial) rmSync(partial, { force: true });
       throw new OperationError(`${this.name}: get ${remotePath} failed: ${errorMessage(e)}`);
     } finally {
       sftp.end();

@@ -11,6 +11,9 @@ const OPTION_NAME_RE = /^[a-z][a-zA-Z0-9-]{0,62}$/;
 /** Options every task has (the command layer's): a task may not redefine them. */
 export const COMMON_OPTIONS = ['role', 'host', 'parallel', 'yes', 'user', 'identity', 'connect-timeout', 'accept-new', 'help', 'json', 'env', 'root', 'debug', 'color'];
 
+/** Short flags of the options every task has. */
+const RESERVED_SHORT = ['y', 'u', 'i', 'h', 'e', 'V'];
+
 export function defineTask(definition: TaskDefinition): TaskDefinition {
   return definition;
 }
@@ -18,7 +21,7 @@ export function defineTask(definition: TaskDefinition): TaskDefinition {
 /** Checks what a task file exported; `where` is `tasks/x.ts` for messages. */
 export function checkDefinition(value: unknown, where: string): TaskDefinition {
   const bad = (what: string): never => {
-    throw new UsageError(`${where}:1:1: ${what}`, 'export default defineTask({ name, description, run(t) { … } }) — see README, "Tasks"');
+    throw new UsageError(`${where}:1:1: ${what}`, 'export default defineTask({ name, description, run(t) { … } }) — see README, "Tasks and hooks"');
   };
   if (typeof value !== 'object' || value === null) bad('exports no task');
   const d = value as Record<string, unknown>;
@@ -38,7 +41,9 @@ export function checkDefinition(value: unknown, where: string): TaskDefinition {
     if (!OPTION_NAME_RE.test(name)) bad(`option '${name}': names are letters, digits and dashes`);
     if (COMMON_OPTIONS.includes(name)) bad(`option '--${name}' is one every task already has`);
     if (!['string', 'number', 'boolean'].includes(String(o?.type))) bad(`option '${name}': type must be string, number or boolean`);
+    if (name.startsWith('no-')) bad(`option '${name}': a name starting with no- reads as the negation of another option`);
     if (o.short !== undefined && !/^[a-zA-Z]$/.test(String(o.short))) bad(`option '${name}': short must be one letter`);
+    if (o.short !== undefined && RESERVED_SHORT.includes(String(o.short))) bad(`option '${name}': -${String(o.short)} is one every task already has`);
   }
   const secrets = d.secrets ?? [];
   if (!Array.isArray(secrets) || secrets.some((s) => typeof s !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(s))) bad('secrets must be a list of secret names');

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { errorMessage, isOpsError, OperationError, UsageError } from '../errors.js';
 import { maskEncrypted } from '../pillar/encrypted.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { knownHostsFiles, repoAt } from '../repo.js';
@@ -21,6 +21,8 @@ import { decryptNamed, masterKeys, withSnapshot } from '../converge/master-secre
 import { taskContext, type TaskHostInfo, type TaskRuntime } from './context.js';
 import { taskModule } from './define.js';
 import { terminalIO } from './io.js';
+import { redactor } from '../ui/redact.js';
+import { watchInterrupts } from '../release/interrupts.js';
 import { evaluateTask } from './load.js';
 import type { ArgValues, OptionValues, TaskDefinition } from './types.js';
 
@@ -63,14 +65,38 @@ export function narrowHosts<T extends TaskHostInfo>(hosts: readonly T[], env: st
 export async function runDefinition(def: TaskDefinition, rt: TaskRuntime): Promise<number> {
   rt.io.event('task_start', { task: def.name, env: rt.env, where: rt.where, hosts: rt.hosts.map((h) => h.target.name) });
   const started = Date.now();
-  const code = await def.run(taskContext(rt));
+  let code: unknown;
+  try {
+    code = await def.run(taskContext(rt));
+  } catch (e) {
+    // ops's own errors keep their exit code (2 for usage); anything else the task threw is one line, exit 1.
+    if (isOpsError(e)) throw e;
+    const first = errorMessage(e).split('\n').find((l) => l.trim()) ?? 'failed';
+    throw new OperationError(`task ${def.name}: ${first.trim()}`);
+  }
+  if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || code < 0 || code > 255)) {
+    throw new OperationError(`task ${def.name} returned ${JSON.stringify(code) ?? String(code)}: a task returns nothing or an exit code from 0 to 255`);
+  }
   const exit = typeof code === 'number' ? code : 0;
   rt.io.event('task_done', { task: def.name, exit_code: exit, duration_ms: Date.now() - started });
   return exit;
 }
 
 /** `ops __task ENV` on the master. */
+/**
+ * Everything the task's own code writes (console.log, process.stdout) passes the redactor too: on
+ * the master every secret value of the environment is known to it.
+ */
+function redactProcessOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+      write(typeof chunk === 'string' || Buffer.isBuffer(chunk) ? redactor.redact(chunk.toString()) : chunk, ...rest)) as typeof stream.write;
+  }
+}
+
 export async function taskOnMaster(out: Output, env: string): Promise<number> {
+  redactProcessOutput();
   return withSnapshot(env, async (dir, loaded) => {
     const req = JSON.parse(readFileSync(join(dir, TASK_REQUEST_PATH), 'utf8')) as TaskRequest;
     const { $ } = await import('zx');
@@ -82,6 +108,9 @@ export async function taskOnMaster(out: Output, env: string): Promise<number> {
     const all: TaskHostInfo[] = inventoryHosts(pillar).map((h) => ({ target: { name: h.name, address: h.privateAddress, port: h.port, user: 'root' }, roles: h.roles }));
     const hosts = narrowHosts(all, env, req);
     const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repoAt(dir))), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
+    // The operator gone (or a signal): the task's connections close, so it stops at its next step.
+    const watch = watchInterrupts();
+    watch.signal.addEventListener('abort', () => void session.closeAll());
     try {
       return await runDefinition(def, {
         env,
@@ -102,6 +131,7 @@ export async function taskOnMaster(out: Output, env: string): Promise<number> {
         hook: req.hook,
       });
     } finally {
+      watch.stop();
       await session.closeAll();
     }
   });

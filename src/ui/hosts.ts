@@ -2,6 +2,7 @@
  * Output of work on many hosts: each line prefixed with its host (colour on a terminal), a
  * summary per host, or NDJSON events with --json. Lines are never interleaved mid-line.
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { ChalkInstance } from 'chalk';
 import type { Output } from './output.js';
 import { redactor } from './redact.js';
@@ -22,14 +23,17 @@ const PALETTE = ['cyan', 'magenta', 'yellow', 'blue', 'green', 'redBright', 'cya
 
 class LineSplitter {
   private rest = '';
+  /** A character cut between two chunks is decoded whole. */
+  private readonly decoder = new StringDecoder('utf8');
   constructor(private readonly emit: (line: string) => void) {}
   push(chunk: Buffer): void {
-    const text = this.rest + chunk.toString('utf8');
+    const text = this.rest + this.decoder.write(chunk);
     const lines = text.split('\n');
     this.rest = lines.pop() ?? '';
     for (const l of lines) this.emit(l.replace(/\r$/, ''));
   }
   end(): void {
+    this.rest += this.decoder.end();
     if (this.rest !== '') this.emit(this.rest);
     this.rest = '';
   }

@@ -118,4 +118,47 @@ describe('ops task', () => {
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toMatch(/wrong\.ts\(2,\d+\): error TS2345/);
   });
+
+  it('a task returns an exit code from 0 to 255 or nothing; what it throws is one line, exit 1', async () => {
+    const t = (name: string, body: string) => `export default { name: '${name}', description: 'x', async run(t) { ${body} } };\n`;
+    const repo = repoWith({ 'big.mjs': t('big', 'return 256;'), 'frac.mjs': t('frac', 'return 1.5;'), 'boom.mjs': t('boom', "throw new Error('first line\\nsecond line');"), 'zx.mjs': t('zx', 'await t.$`sh -c "echo oops >&2; exit 4"`;') });
+    const big = await ops(['task', 'big', 'lab'], { cwd: repo });
+    expect(big.code).toBe(1);
+    expect(big.stderr).toMatch(/task big returned 256: a task returns nothing or an exit code from 0 to 255/);
+    expect((await ops(['task', 'frac', 'lab'], { cwd: repo })).code).toBe(1);
+    const boom = await ops(['task', 'boom', 'lab'], { cwd: repo });
+    expect(boom.code).toBe(1);
+    expect(boom.stderr).toBe('error: task boom: first line\n');
+    const zx = await ops(['task', 'zx', 'lab'], { cwd: repo });
+    expect(zx.code).toBe(1);
+    expect(zx.stderr.trim().split('\n').filter((l) => l.startsWith('error: '))).toHaveLength(1);
+    expect(zx.stderr).not.toMatch(/unexpected failure|at .*ops\.mjs/);
+  });
+
+  it("refuses options that clash with every task's own (-y, --no-x), naming the file", async () => {
+    const repo = repoWith({ 'clash.mjs': "export default { name: 'clash', description: 'x', options: { yolo: { type: 'boolean', short: 'y' } }, run() {} };\n", 'neg.mjs': "export default { name: 'neg', description: 'x', options: { 'no-verify': { type: 'boolean' } }, run() {} };\n" });
+    const clash = await ops(['task', 'clash', 'lab'], { cwd: repo });
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/^error: tasks\/clash\.mjs:1:1: option 'yolo': -y is one every task already has/m);
+    const neg = await ops(['task', 'neg', 'lab'], { cwd: repo });
+    expect(neg.code).toBe(2);
+    expect(neg.stderr).toMatch(/tasks\/neg\.mjs:1:1: option 'no-verify'/);
+  });
+
+  it('a deploy whose hook names a missing task, or one needing an argument, stops before reaching any host (exit 2)', async () => {
+    const repo = tempRepo();
+    const project = readFileSync(join(repo, 'pillar', 'project.yml'), 'utf8');
+    writeFileSync(join(repo, 'pillar', 'project.yml'), `${project}\nhooks:\n  after_release: {task: notfy}\n`);
+    const missing = await ops(['deploy', 'lab', '--dry-run'], { cwd: repo });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: hooks: task notfy: there is no tasks\/notfy\.ts/m);
+    writeFileSync(join(repo, 'pillar', 'project.yml'), `${project}\nhooks:\n  after_release: {task: app}\n`);
+    const needs = await ops(['deploy', 'lab'], { cwd: repo });
+    expect(needs.code).toBe(2);
+    expect(needs.stderr).toMatch(/hooks: task app: the task needs action, and a hook runs it with none/);
+    writeFileSync(join(repo, 'pillar', 'project.yml'), `${project}\nhooks:\n  after_release: {task: deploy}\n`);
+    const builtin = await ops(['deploy', 'lab'], { cwd: repo });
+    expect(builtin.code).toBe(2);
+    expect(builtin.stderr).toMatch(/hooks: task deploy: 'deploy' is a built-in ops command/);
+  });
 });

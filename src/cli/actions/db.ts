@@ -14,7 +14,7 @@ import { serviceName } from '../../roles/app.js';
 import { openSession } from './ssh.js';
 import type { Connection } from '../../ssh/connection.js';
 import { hostsWithRoles, selectTargets } from '../../core/targets.js';
-import { runHooks } from '../../release/hooks.js';
+import { hasTaskHooks, runHooks } from '../../release/hooks.js';
 import type { HookPoint } from '../../pillar/schema.js';
 import { DeployPrinter } from '../../ui/deploy.js';
 import type { SshSession } from '../../ssh/session.js';
@@ -134,6 +134,10 @@ function checkWritable(path: string, flag: string): string {
   return p;
 }
 
+async function checkTaskHooks(ctx: Context, pillar: LoadedPillar, points: HookPoint[]): Promise<void> {
+  if (hasTaskHooks(pillar.data, points)) await (await import('./task.js')).checkTaskHooks(ctx, pillar, points);
+}
+
 /** The target environment's hooks of a database copy, run from this machine. */
 function dbHooks(ctx: Context, pillar: LoadedPillar, session: SshSession, opts: Record<string, unknown>): (point: HookPoint) => Promise<void> {
   const printer = new DeployPrinter(ctx.out);
@@ -209,6 +213,7 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
     needWeb(src);
     needWeb(dst);
   }
+  await checkTaskHooks(ctx, dst.pillar, ['before_db_swap', 'after_db_copy']);
   return withSession(ctx, dst.pillar, opts, async (session, signal) => {
     const [srcConn, dstConn] = await Promise.all([session.connect(src.host), session.connect(dst.host)]);
     const srcPg = remotePg(srcConn);
@@ -312,6 +317,7 @@ export const restore: Handler = async (ctx, args, opts) => {
   const named = guardTarget(dst, opts);
   const path = checkReadable(file, 'backup file');
   const sanitize = typeof opts.sanitize === 'string' ? checkReadable(opts.sanitize, '--sanitize') : undefined;
+  await checkTaskHooks(ctx, dst.pillar, ['before_db_swap']);
   return withSession(ctx, dst.pillar, opts, async (session, signal) => {
     const conn = await session.connect(dst.host);
     const pg = remotePg(conn);

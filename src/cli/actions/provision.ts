@@ -7,6 +7,7 @@ import { stringify } from 'yaml';
 import { intOption, type Handler } from '../command.js';
 import type { Context } from '../context.js';
 import { deployThroughMaster } from '../../converge/deploy.js';
+import { DEPLOY_POINTS, hasTaskHooks } from '../../release/hooks.js';
 import { masterOf } from '../../converge/master-conn.js';
 import type { MasterKeys } from '../../converge/master-key.js';
 import { errorMessage, OperationError, UsageError } from '../../errors.js';
@@ -257,6 +258,8 @@ export const addRole: Handler = async (ctx, args, opts) => {
 export const deploy: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
+  // A task a hook names is checked before anything starts (a typo must not surface after the switch).
+  if (hasTaskHooks(pillar.data, DEPLOY_POINTS)) await (await import('./task.js')).checkTaskHooks(ctx, pillar, DEPLOY_POINTS);
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);

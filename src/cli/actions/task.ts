@@ -1,4 +1,5 @@
 /** What `ops task` does on the operator's side: find, compile, parse the words, run here or on the master. */
+import { StringDecoder } from 'node:string_decoder';
 import { CommanderError } from 'commander';
 import { masterCommand, masterFailure } from '../../converge/master-conn.js';
 import { snapshot } from '../../converge/snapshot.js';
@@ -13,7 +14,10 @@ import type { TaskDefinition } from '../../tasks/types.js';
 import { HostPrinter } from '../../ui/hosts.js';
 import { intOption } from '../command.js';
 import type { Context } from '../context.js';
-import { taskCommand } from '../task.js';
+import { builtinNames, taskCommand } from '../task.js';
+import { hooksAt } from '../../release/hooks.js';
+import type { HookPoint } from '../../pillar/schema.js';
+import type { LoadedPillar } from '../../pillar/load.js';
 import { connectMasterFor, openSession } from './ssh.js';
 
 async function load(ctx: Context, file: TaskFile): Promise<{ def: TaskDefinition; code: string }> {
@@ -24,16 +28,37 @@ async function load(ctx: Context, file: TaskFile): Promise<{ def: TaskDefinition
   return { def, code };
 }
 
+/**
+ * Before a deploy (or its dry run) and a database copy: every task its hooks name exists,
+ * compiles, is not a built-in command's name and needs no argument — or nothing starts (exit 2).
+ */
+export async function checkTaskHooks(ctx: Context, pillar: LoadedPillar, points: readonly HookPoint[]): Promise<void> {
+  const names = new Set(points.flatMap((p) => hooksAt(pillar.data, p).flatMap((h) => ('task' in h ? [h.task] : []))));
+  if (names.size === 0) return;
+  const files = taskFiles(ctx.repo);
+  for (const name of names) {
+    const where = `hooks: task ${name}`;
+    if (builtinNames().has(name)) throw new UsageError(`${where}: '${name}' is a built-in ops command, not a task`);
+    const file = files.find((f) => f.name === name);
+    if (!file) throw new UsageError(`${where}: there is no tasks/${name}.ts`, files.length ? `tasks: ${files.map((f) => f.name).join(', ')}` : 'this repo has no tasks/ folder with task files');
+    const { def } = await load(ctx, file);
+    const needs = (def.args ?? []).filter((a) => a.required && a.default === undefined).map((a) => a.name);
+    const must = Object.entries(def.options ?? {}).filter(([, o]) => o.required && o.default === undefined).map(([n]) => `--${n}`);
+    if (needs.length + must.length > 0) throw new UsageError(`${where}: the task needs ${[...needs, ...must].join(', ')}, and a hook runs it with none`, 'give them defaults, or run the task by hand');
+  }
+}
+
 export async function listTasks(ctx: Context, help: boolean): Promise<number> {
   const files = taskFiles(ctx.repo);
   if (files.length === 0) {
-    ctx.out.info('no tasks: this repo has no tasks/ folder with task files (see README, "Tasks")');
+    ctx.out.info('no tasks: this repo has no tasks/ folder with task files (see README, "Tasks and hooks")');
     return 0;
   }
   let code = 0;
   const rows: string[][] = [];
   for (const f of files) {
     try {
+      if (builtinNames().has(f.name)) throw new UsageError(`${f.display}:1:1: '${f.name}' is a built-in ops command: rename the task`);
       const { def } = await load(ctx, f);
       rows.push([def.name, def.description + (def.secrets?.length ? ' (on the master)' : '')]);
       ctx.out.event('task', { name: def.name, description: def.description, file: f.display, on_master: Boolean(def.secrets?.length), args: def.args ?? [], options: def.options ?? {} });
@@ -56,7 +81,7 @@ export async function listTasks(ctx: Context, help: boolean): Promise<number> {
  */
 export async function runTaskHook(ctx: Context, env: string, name: string, point: string, opts: Record<string, unknown>): Promise<void> {
   const connection = ['user', 'identity', 'connectTimeout', 'acceptNew'].flatMap((k) => (opts[k] === undefined ? [] : [[k, opts[k]] as const]));
-  const code = await runTask(ctx, name, [env], new Set(), { point, connection: Object.fromEntries(connection) });
+  const code = await runTask(ctx, name, [env], builtinNames(), { point, connection: Object.fromEntries(connection) });
   if (code !== 0) throw new OperationError(`task ${name} exited ${code}`);
 }
 
@@ -87,13 +112,14 @@ export async function runTask(ctx: Context, name: string, words: string[], built
 
   if (def.secrets?.length) {
     const req: TaskRequest = { display: file.display, ...sel, yes: opts.yes === true, parallel, args, options, hook: asHook ? { point: asHook.point } : undefined };
-    return onMaster(ctx, pillar, opts, code, req);
+    return onMaster(ctx, pillar, opts, code, req, asHook !== undefined);
   }
   // A task that reaches no host runs in an environment without servers too.
   const hosts = narrowHosts(hostsWithRoles(pillar, { user: opts.user as string | undefined }), env, sel);
   const session = openSession(ctx, pillar, opts);
+  // As a hook, the command it runs in handles Ctrl-C (a db copy cleans up first).
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
-  process.once('SIGINT', onInt);
+  if (!asHook) process.once('SIGINT', onInt);
   try {
     const { $ } = await import('zx');
     return await runDefinition(def, {
@@ -121,12 +147,13 @@ export async function runTask(ctx: Context, name: string, words: string[], built
 }
 
 /** Sends the compiled task to the master with the repo snapshot, and shows its events here. */
-async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opts: Record<string, unknown>, code: string, req: TaskRequest): Promise<number> {
+async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opts: Record<string, unknown>, code: string, req: TaskRequest, asHook: boolean): Promise<number> {
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   ctx.out.info(`${conn.target.name}: running task on the master (it reads secrets)`);
   const printer = new HostPrinter(ctx.out, Object.keys(pillar.data.servers), true);
   let buf = '';
   let err = '';
+  const decoder = new StringDecoder('utf8');
   const onLine = (line: string) => {
     if (!line.trim()) return;
     let e: Record<string, unknown>;
@@ -143,7 +170,7 @@ async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opt
     else if (type === 'result') ctx.out.result(String(data.message));
   };
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
-  process.once('SIGINT', onInt);
+  if (!asHook) process.once('SIGINT', onInt);
   try {
     const stdin = snapshot(ctx.repo, [
       { path: TASK_MODULE_PATH, data: Buffer.from(code), mode: 0o600 },
@@ -154,7 +181,7 @@ async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opt
       r = await conn.exec(masterCommand(conn, ['--json', '__task', pillar.env]), {
         stdin,
         onStdout: (b) => {
-          buf += b.toString('utf8');
+          buf += decoder.write(b);
           const lines = buf.split('\n');
           buf = lines.pop() ?? '';
           lines.forEach(onLine);
@@ -164,7 +191,7 @@ async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opt
     } catch (e) {
       throw new OperationError(`lost the master during the task: ${errorMessage(e)}`);
     }
-    onLine(buf);
+    onLine(buf + decoder.end());
     // The master's own error (a secret it cannot decrypt, a bad task) is one line on its stderr.
     if (r.code !== 0 && err.trim()) throw masterFailure(conn, r.code, err);
     return r.code ?? 1;

@@ -413,4 +413,31 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
     const keys = await run('production', 'production-2', "grep -c ops-pull- /root/.ssh/authorized_keys; sed -i '/ops-pull-/d' /root/.ssh/authorized_keys");
     expect(keys.stdout.trim()).toBe('1');
   });
+
+  it('hooks of a copy: a failing before_db_swap task stops it before the swap (staging as it was); after_db_copy runs once the copy is live', async () => {
+    const project = join(repo, 'pillar', 'project.yml');
+    const original = readFileSync(project, 'utf8');
+    const marks = join(tempDir(), 'marks.log');
+    writeFileSync(
+      join(repo, 'tasks', 'mark.ts'),
+      `import { appendFileSync } from 'node:fs';\nimport { defineTask } from 'ops';\nexport default defineTask({ name: 'mark', description: 'records its hook point', run(t) {\n  appendFileSync(${JSON.stringify(marks)}, (t.hook?.point ?? '-') + ' ' + t.env + '\\n');\n  if (process.env.OPS_TEST_MARK_FAIL === t.hook?.point) throw new Error('mark was told to fail');\n} });\n`,
+    );
+    writeFileSync(project, `${original}\nhooks:\n  before_db_swap: {task: mark}\n  after_db_copy: [{task: mark}, {run: 'true'}]\n`);
+    try {
+      const before = await snapshot();
+      const failed = await ops(['db', 'copy', 'production', 'staging', '--yes', '--compress', '0'], { cwd: repo, env: { OPS_TEST_MARK_FAIL: 'before_db_swap' } });
+      expect(failed.code, failed.stderr).toBe(1);
+      expect(failed.stderr).toMatch(/hook before_db_swap \(task mark\) failed: .*mark was told to fail/);
+      expect(failed.stderr).toMatch(/dropped demo_staging_incoming_\d{8}t\d{6}/);
+      await expectStagingUntouched(before);
+      const copied = await ops(['db', 'copy', 'production', 'staging', '--yes', '--compress', '0'], { cwd: repo });
+      expect(copied.code, copied.stderr).toBe(0);
+      expect(readFileSync(marks, 'utf8').trim().split('\n')).toEqual(['before_db_swap staging', 'before_db_swap staging', 'after_db_copy staging']);
+      // staging-2 runs no release of the app: a shell line there is skipped, and said
+      expect(copied.stdout).toMatch(/skipped after_db_copy: `true` on web on staging-2: \/var\/www\/demo\/current does not exist yet/);
+      expect(await fingerprint()).toMatch(/^500 /);
+    } finally {
+      writeFileSync(project, original);
+    }
+  });
 });

@@ -9,13 +9,12 @@ import type { Repo } from '../repo.js';
 import type { Connection } from '../ssh/connection.js';
 import { DeployPrinter } from '../ui/deploy.js';
 import type { Output } from '../ui/output.js';
-import { masterCommand } from './master-conn.js';
+import { execMasterEvents } from './master-conn.js';
 import { snapshot } from './snapshot.js';
 import { framedSnapshot } from './operator-channel.js';
 import { DEPLOY_POINTS, describeHook, hasTaskHooks, hooksAt } from '../release/hooks.js';
 import type { HookPoint } from '../pillar/schema.js';
 import { PassThrough } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 
 export interface DeployOptions {
   dryRun: boolean;
@@ -55,7 +54,6 @@ export function listHooks(out: Output, pillar: LoadedPillar['data']): void {
 
 export async function deployThroughMaster(out: Output, repo: Repo, pillar: LoadedPillar, master: Connection, opts: DeployOptions): Promise<number> {
   const runTaskHook = !opts.dryRun && hasTaskHooks(pillar.data, DEPLOY_POINTS) ? opts.runTaskHook : undefined;
-  const command = masterCommand(master, convergeArgs(pillar.env, { ...opts, runTaskHook }));
   const printer = new DeployPrinter(out, opts.verbose);
   if (opts.dryRun) listHooks(out, pillar.data);
   // With task hooks the snapshot is framed and stdin stays open for the answers (operator-channel.ts).
@@ -65,18 +63,7 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
     if (channel && !channel.writableEnded) channel.write(`${JSON.stringify(m)}\n`);
   };
   const inFlight: Promise<unknown>[] = [];
-  let buf = '';
-  let err = '';
-  const decoder = new StringDecoder('utf8');
-  const onLine = (line: string) => {
-    if (!line.trim()) return;
-    let e: Record<string, unknown>;
-    try {
-      e = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      out.info(`${master.target.name} | ${line}`);
-      return;
-    }
+  const onEvent = (e: Record<string, unknown>) => {
     if (e.type === 'hook_request' && runTaskHook) {
       const id = e.id;
       inFlight.push(
@@ -94,15 +81,10 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
   if (channel) channel.write(framedSnapshot(snapshot(repo)));
   let result;
   try {
-    result = await master.exec(command, {
+    result = await execMasterEvents(master, convergeArgs(pillar.env, { ...opts, runTaskHook }), {
       stdin: channel ?? snapshot(repo),
-      onStdout: (b) => {
-        buf += decoder.write(b);
-        const lines = buf.split('\n');
-        buf = lines.pop() ?? '';
-        lines.forEach(onLine);
-      },
-      onStderr: (b) => (err += b.toString('utf8')),
+      onEvent,
+      onText: (line) => out.info(`${master.target.name} | ${line}`),
     });
   } catch (e) {
     throw new OperationError(`lost the master during the deploy: ${errorMessage(e)}`, 'run the deploy again; converging is idempotent');
@@ -110,9 +92,8 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
     channel?.end();
     await Promise.allSettled(inFlight);
   }
-  onLine(buf + decoder.end());
   printer.summary(opts.dryRun);
   // The master's own error (bad pillar, a secret that does not decrypt) is one line on its stderr.
-  for (const l of err.split('\n').filter((x) => x.trim())) out.info(`${master.target.name} | ${l}`);
+  for (const l of result.stderr.split('\n').filter((x) => x.trim())) out.info(`${master.target.name} | ${l}`);
   return result.code ?? 1;
 }

@@ -6,6 +6,8 @@ import { renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
 import { selectTargets } from '../core/targets.js';
 import { shellLine } from '../ssh/quote.js';
+import { StringDecoder } from 'node:string_decoder';
+import type { Readable } from 'node:stream';
 import type { SshSession } from '../ssh/session.js';
 import { openSession, type ConnectRequest } from '../core/connect.js';
 
@@ -56,4 +58,42 @@ export function masterFailure(conn: Connection, code: number | null, stderr: str
   const hint = lines.find((l) => l.trim().startsWith('hint: '))?.trim().slice(6);
   const E = code === 2 ? UsageError : OperationError;
   return new E(`${conn.target.name}: ${first}`, hint);
+}
+
+/**
+ * Runs `ops <args>` on the master and hands each NDJSON event of its stdout to `onEvent` (a line
+ * that is not JSON to `onText`; blank heartbeat lines are skipped), whole lines only, characters
+ * decoded whole. Resolves with the exit status and everything the master wrote on stderr.
+ */
+export async function execMasterEvents(
+  conn: Connection,
+  args: string[],
+  io: { stdin: Buffer | Readable; onEvent: (e: Record<string, unknown>) => void; onText: (line: string) => void },
+): Promise<{ code: number | null; stderr: string }> {
+  const decoder = new StringDecoder('utf8');
+  let buf = '';
+  let stderr = '';
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    let e: Record<string, unknown>;
+    try {
+      e = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      io.onText(line);
+      return;
+    }
+    io.onEvent(e);
+  };
+  const r = await conn.exec(masterCommand(conn, args), {
+    stdin: io.stdin,
+    onStdout: (b) => {
+      buf += decoder.write(b);
+      const lines = buf.split('\n');
+      buf = lines.pop() ?? '';
+      lines.forEach(onLine);
+    },
+    onStderr: (b) => (stderr += b.toString('utf8')),
+  });
+  onLine(buf + decoder.end());
+  return { code: r.code, stderr };
 }

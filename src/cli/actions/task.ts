@@ -1,7 +1,6 @@
 /** What `ops task` does on the operator's side: find, compile, parse the words, run here or on the master. */
-import { StringDecoder } from 'node:string_decoder';
 import { CommanderError } from 'commander';
-import { masterCommand, masterFailure } from '../../converge/master-conn.js';
+import { execMasterEvents, masterFailure } from '../../converge/master-conn.js';
 import { snapshot } from '../../converge/snapshot.js';
 import { hostsWithRoles } from '../../core/targets.js';
 import { errorMessage, OperationError, UsageError } from '../../errors.js';
@@ -151,18 +150,7 @@ async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opt
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   ctx.out.info(`${conn.target.name}: running task on the master (it reads secrets)`);
   const printer = new HostPrinter(ctx.out, Object.keys(pillar.data.servers), true);
-  let buf = '';
-  let err = '';
-  const decoder = new StringDecoder('utf8');
-  const onLine = (line: string) => {
-    if (!line.trim()) return;
-    let e: Record<string, unknown>;
-    try {
-      e = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      ctx.out.info(`${conn.target.name} | ${line}`);
-      return;
-    }
+  const onEvent = (e: Record<string, unknown>) => {
     const { type, time: _time, ...data } = e;
     if (ctx.opts.json) return ctx.out.event(String(type), data);
     if (type === 'output') printer.line(String(data.host), data.stream === 'stdout' ? 'stdout' : 'stderr', String(data.line));
@@ -178,22 +166,12 @@ async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opt
     ]);
     let r;
     try {
-      r = await conn.exec(masterCommand(conn, ['--json', '__task', pillar.env]), {
-        stdin,
-        onStdout: (b) => {
-          buf += decoder.write(b);
-          const lines = buf.split('\n');
-          buf = lines.pop() ?? '';
-          lines.forEach(onLine);
-        },
-        onStderr: (b) => (err += b.toString('utf8')),
-      });
+      r = await execMasterEvents(conn, ['--json', '__task', pillar.env], { stdin, onEvent, onText: (line) => ctx.out.info(`${conn.target.name} | ${line}`) });
     } catch (e) {
       throw new OperationError(`lost the master during the task: ${errorMessage(e)}`);
     }
-    onLine(buf + decoder.end());
     // The master's own error (a secret it cannot decrypt, a bad task) is one line on its stderr.
-    if (r.code !== 0 && err.trim()) throw masterFailure(conn, r.code, err);
+    if (r.code !== 0 && r.stderr.trim()) throw masterFailure(conn, r.code, r.stderr);
     return r.code ?? 1;
   } finally {
     process.removeListener('SIGINT', onInt);

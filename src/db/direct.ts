@@ -82,6 +82,9 @@ const WATCH_INPUT = '{ while read -r -u 3 _; do :; done; kill -TERM 0; } </dev/n
 /**
  * The bash script run on the target: `remote` on the source through ssh, its output into `local`
  * (shell text made of quoted words), then a last stderr line `ops-pull-status <ssh> <local…>`.
+ * ssh's stderr (its own words and the source command's) is kept in a file and told after the
+ * pipeline, behind a line `ops-pull-ssh`: written live, it interleaves with the writes of the
+ * local end (pg_restore writes one message in several pieces), and the lines cannot be told apart.
  * The cipher: AES-GCM where the CPU has AES instructions (half the CPU of ChaCha20 per byte
  * there), else ChaCha20.
  */
@@ -98,13 +101,16 @@ export function pullScript(src: PullSource, remote: string, local: string): stri
     'OPS_PULL_KNOWN_HOSTS=$(mktemp -t ops-pull.XXXXXX) || exit 1',
     'export OPS_PULL_KNOWN_HOSTS',
     `trap 'rm -f "$OPS_PULL_KNOWN_HOSTS"' EXIT`,
+    'e=$(mktemp -t ops-pull.XXXXXX) || exit 1',
+    `trap 'rm -f "$OPS_PULL_KNOWN_HOSTS" "$e"' EXIT`,
     `printf '%s\\n' ${pins.map(quote).join(' ')} > "$OPS_PULL_KNOWN_HOSTS"`,
     WATCH_INPUT,
     'w=$!',
     'if grep -qw aes /proc/cpuinfo 2>/dev/null; then c=aes128-gcm@openssh.com,chacha20-poly1305@openssh.com; else c=chacha20-poly1305@openssh.com,aes128-gcm@openssh.com; fi',
-    `${shellLine(sshArgv(src))} -c "$c" -- ${quote(src.address)} ${quote(remote)} <&3 | ${local}`,
+    `${shellLine(sshArgv(src))} -c "$c" -- ${quote(src.address)} ${quote(remote)} <&3 2>"$e" | ${local}`,
     's=("${PIPESTATUS[@]}")',
     'kill "$w" 2>/dev/null',
+    'if [ -s "$e" ]; then echo ops-pull-ssh >&2; cat "$e" >&2; fi',
     'echo "ops-pull-status ${s[*]}" >&2',
     'for x in "${s[@]}"; do [ "$x" = 0 ] || exit 1; done',
   ].join('\n');
@@ -153,6 +159,45 @@ export const EDIT_AUTHORIZED_KEYS = [
 function statuses(line: string): number[] | undefined {
   const m = /^ops-pull-status ((?:\d+ ?)+)$/.exec(line);
   return m ? (m[1] ?? '').trim().split(' ').map(Number) : undefined;
+}
+
+/**
+ * Reads a pull script's stderr line by line: the statuses, ssh's lines (told after the line
+ * `ops-pull-ssh`), and, given `onBytes`, dd's progress. `see` answers true for the script's own
+ * lines, which stay out of an error message.
+ */
+export class PullStderr {
+  statuses: number[] | undefined;
+  /** ssh's last line that is not the source command's: its own word when ssh failed. */
+  sshLine = '';
+  private fromSsh = false;
+  constructor(private readonly onBytes?: (bytes: number) => void) {}
+
+  readonly see = (line: string): boolean => {
+    const st = statuses(line);
+    if (st !== undefined) {
+      this.statuses = st;
+      this.fromSsh = false;
+      return true;
+    }
+    if (line === 'ops-pull-ssh') {
+      this.fromSsh = true;
+      return true;
+    }
+    if (this.fromSsh) {
+      if (!/^pg_(dump|restore): /.test(line)) this.sshLine = line;
+      return false;
+    }
+    if (this.onBytes) {
+      const m = /^(\d+) bytes\b.*copied/.exec(line);
+      if (m) {
+        this.onBytes(Number(m[1]));
+        return true;
+      }
+      if (/^\d+\+\d+ records (in|out)$/.test(line)) return true;
+    }
+    return false;
+  };
 }
 
 /**
@@ -220,8 +265,9 @@ export class DirectPull {
     }
   }
 
-  /** `sshLine`: the last stderr line not from pg_dump/pg_restore — ssh's own word when ssh failed. */
-  private failure(st: number[] | undefined, tail: string, local: string, sshLine = ''): OperationError {
+  private failure(err: PullStderr, tail: string, local: string): OperationError {
+    const st = err.statuses;
+    const sshLine = err.sshLine;
     const detail = tail === '' ? '' : `: ${tail}`;
     const part = failedPart(st);
     if (part === 'ssh') {
@@ -256,16 +302,11 @@ export class DirectPull {
     const marker = await this.authorize(remote);
     try {
       const script = pullScript(this.src, remote, '{ dd bs=1 count=1 status=none of=/dev/null; t=${EPOCHREALTIME/./}; n=$(wc -c); echo "$n $(( ${EPOCHREALTIME/./} - t ))"; }');
-      let st: number[] | undefined;
-      let sshLine = '';
+      const err = new PullStderr();
       let answer = '';
       const proc = await this.start(script, `--direct: measuring ${this.where}`, {
-        onStderrLine: (line) => {
-          if ((st ??= statuses(line)) !== undefined) return true;
-          sshLine = line;
-          return false;
-        },
-        failure: (_code, _signal, tail) => this.failure(st, tail, 'measuring', sshLine),
+        onStderrLine: err.see,
+        failure: (_code, _signal, tail) => this.failure(err, tail, 'measuring'),
       });
       proc.stdout?.on('data', (b: Buffer) => (answer += b.toString('utf8')));
       await proc.done;
@@ -283,25 +324,16 @@ export class DirectPull {
       const dump = stoppedWithInput(postgresLine(this.src.user, dumpArgv));
       const marker = await this.authorize(dump);
       let bytes = 0;
-      let st: number[] | undefined;
-      let sshLine = '';
+      const err = new PullStderr((n) => {
+        bytes = n;
+        onBytes(n);
+      });
       try {
         const restore = postgresLine(this.conn.user, pgRestoreArgv(incoming));
         const script = pullScript(this.src, dump, `dd bs=256k status=progress | ${restore}`);
         const proc = await this.start(script, `pg_restore on ${this.conn.target.name}`, {
-          onStderrLine: (line) => {
-            const m = /^(\d+) bytes\b.*copied/.exec(line);
-            if (m) {
-              bytes = Number(m[1]);
-              onBytes(bytes);
-              return true;
-            }
-            st ??= statuses(line);
-            if (st !== undefined || /^\d+\+\d+ records (in|out)$/.test(line)) return true;
-            if (!/^pg_(dump|restore): /.test(line)) sshLine = line;
-            return false;
-          },
-          failure: (_code, _signal, tail) => this.failure(st, tail, 'pg_restore', sshLine),
+          onStderrLine: err.see,
+          failure: (_code, _signal, tail) => this.failure(err, tail, 'pg_restore'),
         });
         proc.stdout?.resume(); // nothing comes out, but its end must be read for the channel to close
         const stop = () => proc.kill();

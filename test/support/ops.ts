@@ -1,5 +1,5 @@
 /** Drives the built CLI as a user would, in throw-away copies of the example repo. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,34 @@ export interface RunOptions {
   bundle?: string;
   /** Called with all of stdout so far, each time more arrives (to act at a point of a run). */
   onStdout?: (soFar: string) => void;
+  /**
+   * A run still going after this long (default 12 minutes, under a host test's 15) is stopped
+   * (SIGINT, then SIGKILL 15 s later) and the call fails with what it printed so far and the
+   * processes it had running then, so that a hang says where it hung.
+   */
+  timeoutMs?: number;
+}
+
+const TIMEOUT_MS = 12 * 60_000;
+
+/** The processes below `pid` (pid and command line each). */
+function processesUnder(pid: number): { pid: number; line: string }[] {
+  let table: string;
+  try {
+    table = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,etime=,args='], { encoding: 'utf8' });
+  } catch (e) {
+    return [{ pid: 0, line: `(ps failed: ${String(e)})` }];
+  }
+  const rows = table.split('\n').flatMap((l) => {
+    const m = /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l);
+    return m ? [{ pid: Number(m[1]), ppid: Number(m[2]), line: `${m[1]} ${m[3]}` }] : [];
+  });
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of rows) if (!tree.has(r.pid) && tree.has(r.ppid)) grew = tree.add(r.pid).size > 0;
+  }
+  return rows.filter((r) => tree.has(r.pid));
 }
 
 export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -39,8 +67,43 @@ export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
       opts.onStdout?.(Buffer.concat(out).toString('utf8'));
     });
     child.stderr.on('data', (b: Buffer) => err.push(b));
+    const limit = opts.timeoutMs ?? TIMEOUT_MS;
+    let hung: { pid: number; line: string }[] | undefined;
+    const finish = (code: number | null) => {
+      clearTimeout(watchdog);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (hung === undefined) return resolve({ code: code ?? -1, stdout, stderr });
+      const list = hung.map((p) => `  ${p.line}`).join('\n');
+      reject(new Error(`ops ${args.join(' ')}: still running after ${Math.round(limit / 1000)} s, stopped; its processes then:\n${list}\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`));
+    };
+    const watchdog = setTimeout(() => {
+      const tree = processesUnder(child.pid ?? 0);
+      hung = tree;
+      child.kill('SIGINT');
+      const kill = setTimeout(() => {
+        for (const p of tree) {
+          try {
+            process.kill(p.pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+      }, 15_000);
+      // what it started may hold its output open: the run ends when ops itself has exited
+      child.once('exit', (code) => {
+        clearTimeout(kill);
+        setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          finish(code);
+        }, 1000);
+      });
+    }, limit);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code) => {
+      if (hung === undefined) finish(code);
+    });
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EDIT_AUTHORIZED_KEYS, failedPart, pullLine, pullScript, restrictedKeyLine, stoppedWithInput, type PullSource } from '../../src/db/direct.js';
+import { EDIT_AUTHORIZED_KEYS, failedPart, PullStderr, pullLine, pullScript, restrictedKeyLine, stoppedWithInput, type PullSource } from '../../src/db/direct.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ops-pull-'));
 const bin = join(dir, 'bin');
@@ -76,6 +76,26 @@ describe('the --direct pull script', () => {
     const local = await runScript(pullScript(source, 'echo data', '{ cat > /dev/null; exit 4; }'));
     expect(local.code).toBe(1);
     expect(local.stderr).toMatch(/^ops-pull-status 0 4$/m);
+  });
+
+  it("tells ssh's words apart from the local end's, even when both write at once", async () => {
+    // the local end writes one message in two pieces (as pg_restore does) with ssh's failure between them
+    const r = await runScript(
+      pullScript(source, 'sleep 0.1; echo "Host key verification failed." >&2; exit 255', "{ printf 'pg_restore:' >&2; sleep 0.4; cat > /dev/null; printf ' error: input file is too short\\n' >&2; exit 1; }"),
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('pg_restore: error: input file is too short\n');
+    const err = new PullStderr();
+    const left = r.stderr.split(/[\r\n]/).filter((l) => l !== '' && !err.see(l));
+    expect(err.statuses).toEqual([255, 1]);
+    expect(err.sshLine).toBe('Host key verification failed.');
+    expect(failedPart(err.statuses)).toBe('ssh');
+    expect(left).toEqual(['pg_restore: error: input file is too short', 'Host key verification failed.']);
+    // and with dd's progress counted, dd's own lines stay out
+    const counted: number[] = [];
+    const dd = new PullStderr((n) => counted.push(n));
+    expect(['0+1 records in', '0+1 records out', '12 bytes copied, 0.001 s, 12 kB/s'].filter((l) => !dd.see(l))).toEqual([]);
+    expect(counted).toEqual([12]);
   });
 
   it('stops the whole pull when its input from ops ends (ops stopped or the connection died)', async () => {

@@ -64,6 +64,9 @@ export interface ExecStreams {
   pty?: { rows: number; cols: number; term: string } | false;
 }
 
+/** How long a host may take to open a channel and start a command on it. */
+const START_TIMEOUT_MS = 60_000;
+
 export class Connection {
   private closedReason: Error | undefined;
 
@@ -179,7 +182,18 @@ export class Connection {
   start(command: string, opts: { pty?: { rows: number; cols: number; term: string } } = {}): Promise<{ channel: ClientChannel; done: Promise<ExecResult> }> {
     if (this.closedReason) return Promise.reject(this.closedReason);
     return new Promise((resolveStart, rejectStart) => {
+      // A host that never answers the request for a channel would hold the caller forever.
+      let late = false;
+      const stuck = setTimeout(() => {
+        late = true;
+        rejectStart(new OperationError(`${this.target.name}: the host did not start the command within ${START_TIMEOUT_MS / 1000} s (its sshd is stuck or overloaded)`));
+      }, START_TIMEOUT_MS);
       this.client.exec(command, opts, (err, stream) => {
+        clearTimeout(stuck);
+        if (late) {
+          stream?.destroy();
+          return;
+        }
         if (err) return rejectStart(new OperationError(`${this.target.name}: cannot start command: ${err.message}`));
         const done = new Promise<ExecResult>((resolve, reject) => {
           let code: number | null = null;

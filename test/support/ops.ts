@@ -1,6 +1,6 @@
 /** Drives the built CLI as a user would, in throw-away copies of the example repo. */
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,34 @@ export interface RunOptions {
 
 const TIMEOUT_MS = 12 * 60_000;
 
+/** Where Node writes the diagnostic report of a run that hangs (SIGUSR2, see `ops()`). */
+const REPORTS = mkdtempSync(join(tmpdir(), 'ops-reports-'));
+const REPORT_FLAGS = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${REPORTS}`];
+
+/**
+ * What a hung run was waiting on, from Node's diagnostic report: its open handles (sockets with
+ * their peers, child processes, timers) and the JavaScript stack.
+ */
+function hangReport(pid: number): string {
+  const file = readdirSync(REPORTS).find((n) => n.includes(`.${pid}.`) && n.endsWith('.json'));
+  if (!file) return '(no diagnostic report)';
+  try {
+    const r = JSON.parse(readFileSync(join(REPORTS, file), 'utf8')) as {
+      javascriptStack?: { stack?: string[] };
+      libuv?: { type: string; is_active?: boolean; localEndpoint?: { port?: number }; remoteEndpoint?: { host?: string; port?: number }; pid?: number; repeat?: number; firesInAbsoluteTime?: number }[];
+    };
+    const handles = (r.libuv ?? [])
+      .filter((h) => h.is_active !== false && !['async', 'check', 'prepare', 'idle', 'loop', 'signal'].includes(h.type))
+      .map((h) => `  ${h.type}${h.remoteEndpoint ? ` → ${h.remoteEndpoint.host}:${h.remoteEndpoint.port}` : ''}${h.pid ? ` pid ${h.pid}` : ''}`);
+    return `open handles:\n${handles.join('\n')}\nstack:\n  ${(r.javascriptStack?.stack ?? []).join('\n  ')}`;
+  } finally {
+    rmSync(join(REPORTS, file), { force: true });
+  }
+}
+afterAll(() => {
+  if (existsSync(REPORTS) && readdirSync(REPORTS).length === 0) rmSync(REPORTS, { recursive: true, force: true });
+});
+
 /** The processes below `pid` (pid and command line each). */
 function processesUnder(pid: number): { pid: number; line: string }[] {
   let table: string;
@@ -55,7 +83,7 @@ function processesUnder(pid: number): { pid: number; line: string }[] {
 }
 
 export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const [cmd, ...pre] = opts.node ?? [process.execPath];
+  const [cmd, ...pre] = opts.node ?? [process.execPath, ...REPORT_FLAGS];
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', OPS_ENV: undefined, OPS_ROOT: undefined, OPS_KEY_FILE: undefined, OPS_KEY_PASSPHRASE: undefined, ...opts.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
@@ -69,18 +97,23 @@ export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     child.stderr.on('data', (b: Buffer) => err.push(b));
     const limit = opts.timeoutMs ?? TIMEOUT_MS;
     let hung: { pid: number; line: string }[] | undefined;
+    let report = '';
     const finish = (code: number | null) => {
       clearTimeout(watchdog);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (hung === undefined) return resolve({ code: code ?? -1, stdout, stderr });
       const list = hung.map((p) => `  ${p.line}`).join('\n');
-      reject(new Error(`ops ${args.join(' ')}: still running after ${Math.round(limit / 1000)} s, stopped; its processes then:\n${list}\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`));
+      reject(new Error(`ops ${args.join(' ')}: still running after ${Math.round(limit / 1000)} s, stopped; its processes then:\n${list}\n${report}\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`));
     };
     const watchdog = setTimeout(() => {
       const tree = processesUnder(child.pid ?? 0);
       hung = tree;
-      child.kill('SIGINT');
+      if (opts.node === undefined) child.kill('SIGUSR2'); // the report of what it waits on
+      setTimeout(() => {
+        report = opts.node === undefined ? hangReport(child.pid ?? 0) : '';
+        child.kill('SIGINT');
+      }, 2000);
       const kill = setTimeout(() => {
         for (const p of tree) {
           try {

@@ -70,6 +70,18 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, mode?
   commitWrites([prepareWrite(target, data, mode)]);
 }
 
+/** Several files replaced together: all are written under temporary names first, then renamed. */
+export function writeFilesAtomic(files: readonly { path: string; text: string | Uint8Array; mode?: number }[]): void {
+  const writes: PreparedWrite[] = [];
+  try {
+    for (const f of files) writes.push(prepareWrite(f.path, f.text, f.mode));
+  } catch (e) {
+    discardWrites(writes);
+    throw e;
+  }
+  commitWrites(writes);
+}
+
 /** Creates a new file; refuses (exit 2) when it exists. */
 export function writeNewFile(target: string, data: string | Uint8Array, mode = 0o644, hint?: string): void {
   mkdirSync(dirname(target), { recursive: true });

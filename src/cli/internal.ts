@@ -95,11 +95,12 @@ export function registerInternalCommands(program: Command): void {
     .argument('<step>', 'prepare | commit')
     .argument('<env>')
     .argument('[arg]', 'project (prepare) or fingerprint (commit)')
+    .option('--keep-key', 'prepare: re-encrypt to the current key (only the recovery keys change)')
     .action(
-      action(async (_ctx, args) => {
+      action(async (_ctx, args, opts) => {
         const m = await import('../converge/master-secrets.js');
         const [step, env, arg] = args;
-        if (step === 'prepare') process.stdout.write(`${JSON.stringify(await m.rekeyPrepare(envArg(env), String(arg ?? 'ops')))}\n`);
+        if (step === 'prepare') process.stdout.write(`${JSON.stringify(await m.rekeyPrepare(envArg(env), String(arg ?? 'ops'), opts.keepKey === true))}\n`);
         else await m.rekeyCommit(envArg(env), String(arg));
       }),
     );

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { action, examples, lazy } from './command.js';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
+export const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function addConnectionOptions(cmd: Command): Command {
   return cmd

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ALPHABETS, DEFAULT_SECRET_LENGTH } from '../secrets/random.js';
 import { action, examples, lazy } from './command.js';
+import { collect } from './remote.js';
 
 export function registerSecretCommands(program: Command): void {
   examples(
@@ -62,15 +63,41 @@ export function registerSecretCommands(program: Command): void {
   examples(
     program
       .command('rekey')
-      .summary("re-encrypt every secret of an environment to a new key (atomic)")
+      .summary('re-encrypt every secret of an environment: a new key, or recovery keys added or removed (atomic)')
       .description(
-        "Decrypts every encrypted value of the environment's pillar file with the old private key, re-encrypts it to the new public key and replaces the environment's public key — all or nothing.",
+        "Decrypts every encrypted value of the environment where its key is (the master, or the key file given) and re-encrypts it to the environment key and the recovery keys in pillar/keys/<env>.recovery/ — all files or none. " +
+          'Without options a master-held environment gets a new key made on the master (the old one is kept there, retired). --add-recipient / --remove-recipient change the recovery keys and keep the environment key. ' +
+          'An interrupted rekey is finished by running the same command again.',
       )
       .argument('[env]', 'environment')
-      .option('-k, --key <file>', 'current private key (else OPS_KEY_FILE, else .ops/keys/<env>.key; none: the master makes the new key)')
+      .option('-k, --key <file>', 'current private key (else OPS_KEY_FILE, else .ops/keys/<env>.key; none: the master does it)')
       .option('--to <public-key>', 'new public key file (armored or binary), for operator-held keys')
+      .option('--add-recipient <file...>', 'add a recovery key (an OpenPGP public key file, e.g. from gpg --export --armor FPR)', collect)
+      .option('--remove-recipient <fingerprint...>', 'remove the recovery key with this fingerprint (or long key id)', collect)
+      .option('--keep-key', 'keep the environment key: only re-encrypt to the recipients listed now (what `ops secrets audit` asks for)')
       .action(action(lazy(() => import('./actions/secrets.js'), 'rekey'))),
-    ['ops rekey staging                      # master-held key: a new key is made on the master', 'ops rekey local --key .ops/keys/local.key --to new-local.asc'],
+    [
+      'ops rekey staging                      # master-held key: a new key is made on the master',
+      'gpg --export --armor alice@example.com > alice.asc',
+      'ops rekey production --add-recipient alice.asc',
+      'ops rekey production --remove-recipient 0123456789ABCDEF0123456789ABCDEF01234567',
+      'ops rekey production --keep-key        # re-encrypt to the listed recipients, same key',
+      'ops rekey local --key .ops/keys/local.key --to new-local.asc',
+    ],
+  );
+
+  const secrets = program.command('secrets').summary("who can read an environment's secrets");
+  examples(
+    secrets
+      .command('audit')
+      .summary('list the keys each encrypted value is encrypted to, flagging missing or unknown recipients')
+      .description(
+        "Reads the key ids of each value's OpenPGP message (no private key needed) and compares them with the environment key and its recovery keys (pillar/keys/<env>.recovery/*.asc). " +
+          'A value that misses a current recipient, or is encrypted to a key no longer listed, is flagged; exit 1 when one is.',
+      )
+      .argument('[env]', 'environment')
+      .action(action(lazy(() => import('./actions/secrets.js'), 'secretsAudit'))),
+    ['ops secrets audit production', 'ops --json secrets audit production | jq \'select(.type == "secret" and .ok == false)\''],
   );
 
   examples(

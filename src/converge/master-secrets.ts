@@ -11,19 +11,25 @@ import { findEncrypted } from '../pillar/encrypted.js';
 import { loadPillar, type LoadedPillar } from '../pillar/load.js';
 import { repoAt } from '../repo.js';
 import { secretName } from '../secrets/envsecrets.js';
-import { fingerprintOf, generateKeyPair, readPrivateKey, readPublicKey, type PrivateKey } from '../secrets/pgp.js';
+import { armorPublic, fingerprintOf, generateKeyPair, readPrivateKey, readPublicKey, type PrivateKey, type PublicKey } from '../secrets/pgp.js';
 import { decryptLeaf, reencryptEnvironment } from '../secrets/vault.js';
 import { readStdin } from '../ui/prompt.js';
 import { unpack } from '../util/tar.js';
 import { MASTER_KEYS, MASTER_WORK, masterKeyFile } from './paths.js';
 
-/** The environment's keys on this master: the current one first, then retired ones (after a rekey). */
+const nextKeyFile = (env: string) => `${masterKeyFile(env)}.next`;
+
+/**
+ * The environment's keys on this master: the current one first, then one prepared by a rekey that
+ * was not committed (the pillar may already be encrypted to it), then retired ones.
+ */
 export async function masterKeys(env: string): Promise<PrivateKey[]> {
   const current = masterKeyFile(env);
   if (!existsSync(current)) throw new UsageError(`this master holds no key for environment '${env}' (${current})`, `run \`ops setup-master ${env} -H <this host>\``);
   const retired = existsSync(MASTER_KEYS) ? readdirSync(MASTER_KEYS).filter((n) => n.startsWith(`${env}.key.retired-`)).sort().reverse() : [];
+  const next = existsSync(nextKeyFile(env)) ? [nextKeyFile(env)] : [];
   const keys: PrivateKey[] = [];
-  for (const f of [current, ...retired.map((n) => join(MASTER_KEYS, n))]) keys.push(await readPrivateKey(readFileSync(f), f, async () => undefined));
+  for (const f of [current, ...next, ...retired.map((n) => join(MASTER_KEYS, n))]) keys.push(await readPrivateKey(readFileSync(f), f, async () => undefined));
   return keys;
 }
 
@@ -64,25 +70,61 @@ export async function decryptOnMaster(env: string, names: string[]): Promise<Rec
   });
 }
 
-const nextKeyFile = (env: string) => `${masterKeyFile(env)}.next`;
+/** The recovery keys the operator sent with the snapshot (`.rekey/recipients/*.asc`): these and no others. */
+async function sentRecipients(dir: string): Promise<PublicKey[]> {
+  const at = join(dir, '.rekey', 'recipients');
+  if (!existsSync(at)) return [];
+  const names = readdirSync(at).filter((n) => n.endsWith('.asc')).sort();
+  return Promise.all(names.map((n) => readPublicKey(readFileSync(join(at, n)), `recovery key ${n}`)));
+}
 
-export async function rekeyPrepare(env: string, project: string): Promise<{ files: { path: string; text: string; count: number }[]; publicKey: string; fingerprint: string }> {
+export interface RekeyPlan {
+  files: { path: string; text: string; count: number }[];
+  /** Only when a new environment key was made (or one prepared before is used). */
+  publicKey?: string;
+  fingerprint?: string;
+}
+
+/**
+ * Re-encrypts every value of the snapshot to this master's key — a new one unless `keepKey` — and
+ * the recovery keys sent. A key prepared by an interrupted rekey is used again rather than replaced,
+ * so a pillar already written with it stays readable whatever happens next.
+ */
+export async function rekeyPrepare(env: string, project: string, keepKey = false): Promise<RekeyPlan> {
   return withSnapshot(env, async (dir, loaded) => {
     const keys = await masterKeys(env);
-    const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid` });
-    const files = await reencryptEnvironment(loaded, repoAt(dir).overlayDir, keys, await readPublicKey(Buffer.from(pair.publicArmored), 'new key'));
-    rmSync(nextKeyFile(env), { force: true });
-    writeNewFile(nextKeyFile(env), pair.privateArmored, 0o600);
-    return { files: files.map((f) => ({ path: relative(dir, f.path), text: f.text, count: f.count })), publicKey: pair.publicArmored, fingerprint: pair.fingerprint };
+    const recovery = await sentRecipients(dir);
+    let target: PublicKey;
+    let made: { publicKey: string; fingerprint: string } | undefined;
+    if (keepKey) target = (keys[0] as PrivateKey).toPublic();
+    else if (existsSync(nextKeyFile(env))) {
+      const next = await readPrivateKey(readFileSync(nextKeyFile(env)), nextKeyFile(env), async () => undefined);
+      target = next.toPublic();
+      made = { publicKey: armorPublic(target), fingerprint: fingerprintOf(next) };
+    } else {
+      const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid` });
+      writeNewFile(nextKeyFile(env), pair.privateArmored, 0o600);
+      target = await readPublicKey(Buffer.from(pair.publicArmored), 'new key');
+      made = { publicKey: pair.publicArmored, fingerprint: pair.fingerprint };
+    }
+    const files = await reencryptEnvironment(loaded, repoAt(dir).overlayDir, keys, [target, ...recovery]);
+    return { files: files.map((f) => ({ path: relative(dir, f.path), text: f.text, count: f.count })), ...made };
   });
 }
 
-/** Makes the prepared key current; the old one stays (retired) so nothing encrypted to it is lost. */
+/**
+ * Makes the prepared key current; the old one stays (retired) so nothing encrypted to it is lost.
+ * Run again after it was done (the reply was lost), it finds the key current and does nothing.
+ */
 export async function rekeyCommit(env: string, fingerprint: string): Promise<void> {
   const next = nextKeyFile(env);
-  if (!existsSync(next)) throw new UsageError(`no prepared key for '${env}' on this master`);
+  if (!existsSync(next)) {
+    const [current] = await masterKeys(env);
+    if (current && fingerprintOf(current) === fingerprint) return;
+    throw new UsageError(`no prepared key for '${env}' on this master`, `run \`ops rekey ${env}\` again`);
+  }
   const key = await readPrivateKey(readFileSync(next), next, async () => undefined);
-  if (fingerprintOf(key) !== fingerprint) throw new UsageError(`the prepared key is ${fingerprintOf(key)}, not ${fingerprint}; run ops rekey again`);
+  if (fingerprintOf(key) !== fingerprint) throw new UsageError(`the prepared key is ${fingerprintOf(key)}, not ${fingerprint}`, `run \`ops rekey ${env}\` again`);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   renameSync(masterKeyFile(env), `${masterKeyFile(env)}.retired-${stamp}`);
   renameSync(next, masterKeyFile(env));

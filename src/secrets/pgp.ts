@@ -58,11 +58,39 @@ export async function readPrivateKey(
   }
 }
 
-/** Encrypts bytes to the public key; returns an armored PGP MESSAGE (no Version/Comment headers). */
-export async function encryptBytes(key: PublicKey, data: Uint8Array): Promise<string> {
+/**
+ * Encrypts bytes to the public keys: one message that any one of their private halves decrypts
+ * (a session key encrypted to each); returns it armored (no Version/Comment headers).
+ */
+export async function encryptBytes(keys: PublicKey | readonly PublicKey[], data: Uint8Array): Promise<string> {
   const message = await openpgp.createMessage({ binary: data, format: 'binary' });
-  const armored = await openpgp.encrypt({ message, encryptionKeys: key, format: 'armored', config: PGP_CONFIG });
+  const armored = await openpgp.encrypt({ message, encryptionKeys: Array.isArray(keys) ? [...keys] : (keys as PublicKey), format: 'armored', config: PGP_CONFIG });
   return String(armored).trimEnd();
+}
+
+/** The key ids (16 hex digits, upper case) an armored message's session key is encrypted to. */
+export async function messageKeyIds(armored: string): Promise<string[]> {
+  const message = await openpgp.readMessage({ armoredMessage: armored.trim(), config: PGP_CONFIG });
+  return message.getEncryptionKeyIDs().map((id) => id.toHex().toUpperCase());
+}
+
+/** The key ids of a key and its subkeys (16 hex digits, upper case): what a message names. */
+export function keyIdsOf(key: PublicKey | PrivateKey): string[] {
+  return key.getKeyIDs().map((id) => id.toHex().toUpperCase());
+}
+
+/** A message's session key, as GnuPG's --show-session-key gives it (`ALGO:HEX`). */
+export interface SessionKey {
+  algorithm: number;
+  data: Uint8Array;
+}
+
+/** Decrypts an armored message with its session key (no private key involved). */
+export async function decryptWithSessionKey(armored: string, sk: SessionKey): Promise<Uint8Array> {
+  const message = await openpgp.readMessage({ armoredMessage: armored.trim(), config: PGP_CONFIG });
+  const algorithm = openpgp.enums.read(openpgp.enums.symmetric, sk.algorithm) as openpgp.enums.symmetricNames;
+  const { data } = await openpgp.decrypt({ message, sessionKeys: { data: sk.data, algorithm }, format: 'binary', config: PGP_CONFIG });
+  return data as Uint8Array;
 }
 
 /** Decrypts an armored message; throws a plain Error (callers name the value that failed). */

@@ -8,7 +8,8 @@ import { formatPath, type PillarSource } from '../pillar/source.js';
 import { validatePillar, type LoadedPillar } from '../pillar/load.js';
 import { replaceValues } from '../pillar/edit.js';
 import { redactor } from '../ui/redact.js';
-import { decryptArmored, encryptBytes, fingerprintOf, type PrivateKey, type PublicKey } from './pgp.js';
+import { decryptArmored, encryptBytes, fingerprintOf, messageKeyIds, type PrivateKey, type PublicKey } from './pgp.js';
+import type { Recipients } from './recipients.js';
 
 export interface DecryptedLeaf {
   path: EncryptedLeaf['path'];
@@ -16,8 +17,24 @@ export interface DecryptedLeaf {
   value: Buffer;
 }
 
-export async function encryptValue(key: PublicKey, value: Buffer | string): Promise<string> {
-  return encryptBytes(key, typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+/** One message any one of `keys` decrypts (an environment's recipients: `Recipients.keys`). */
+export async function encryptValue(keys: PublicKey | readonly PublicKey[], value: Buffer | string): Promise<string> {
+  return encryptBytes(keys, typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+}
+
+/**
+ * Decrypts one value of a file, or throws naming it (a private key, or GnuPG through session
+ * keys); `undefined` means the value cannot be read and is left as it is (recovery: a lost value).
+ */
+export type Decryptor = (leaf: EncryptedLeaf, file: string) => Promise<Buffer | undefined>;
+
+export function keyDecryptor(key: PrivateKey | PrivateKey[]): Decryptor {
+  return (leaf, file) => decryptLeaf(key, leaf, file);
+}
+
+/** The files of the environment's own (pillar/<env>.yml and the overlay): where its secrets are written. */
+export function envSources(loaded: LoadedPillar, overlayDir: string): PillarSource[] {
+  return loaded.sources.filter((s) => s.path === loaded.envFile || s.path.startsWith(overlayDir));
 }
 
 /** Decrypts one value; a failure names the key and the file and exits 2 (never passes ciphertext on). */
@@ -76,21 +93,61 @@ export interface Reencrypted {
 
 /**
  * Re-encrypts every encrypted value of the environment's own files (pillar/<env>.yml and the
- * overlay) from `oldKey` to `newKey`. All values are decrypted before anything is returned, so a
- * single value that does not decrypt stops it with nothing changed.
+ * overlay) to `newKeys`. All values are decrypted before anything is returned, so a single value
+ * that does not decrypt stops it with nothing changed.
  */
-export async function reencryptEnvironment(loaded: LoadedPillar, overlayDir: string, oldKey: PrivateKey | PrivateKey[], newKey: PublicKey): Promise<Reencrypted[]> {
+export async function reencryptEnvironment(loaded: LoadedPillar, overlayDir: string, from: PrivateKey | PrivateKey[] | Decryptor, newKeys: PublicKey | readonly PublicKey[]): Promise<Reencrypted[]> {
+  const decrypt = typeof from === 'function' ? from : keyDecryptor(from);
   const out: Reencrypted[] = [];
-  for (const src of loaded.sources.filter((s) => s.path === loaded.envFile || s.path.startsWith(overlayDir))) {
+  for (const src of envSources(loaded, overlayDir)) {
     const leaves = findEncrypted(src.value);
     if (leaves.length === 0) continue;
     const replacements = [];
     for (const leaf of leaves) {
-      const plain = await decryptLeaf(oldKey, leaf, src.display);
-      replacements.push({ path: leaf.path, value: await encryptValue(newKey, plain) });
+      const plain = await decrypt(leaf, src.display);
+      if (plain === undefined) continue;
+      replacements.push({ path: leaf.path, value: await encryptValue(newKeys, plain) });
       plain.fill(0);
     }
-    out.push({ path: src.path, display: src.display, text: replaceValues(src.text, replacements), count: leaves.length });
+    if (replacements.length === 0) continue;
+    out.push({ path: src.path, display: src.display, text: replaceValues(src.text, replacements), count: replacements.length });
   }
   return out;
+}
+
+/** What one encrypted value is encrypted to, against the environment's recipients now. */
+export interface AuditRow {
+  name: string;
+  file: string;
+  /** Labels of the recipients it is encrypted to (`master`, a recovery key's file name). */
+  to: string[];
+  /** Current recipients it is not encrypted to. */
+  missing: string[];
+  /** Key ids it is encrypted to that belong to no current recipient (a removed or old key). */
+  unknown: string[];
+}
+
+/** Reads the key ids of every value of the environment's own files; needs no private key. */
+export async function auditEnvironment(loaded: LoadedPillar, overlayDir: string, recipients: Recipients, nameOf: (path: EncryptedLeaf['path']) => string): Promise<AuditRow[]> {
+  const all = [recipients.env, ...recipients.recovery];
+  const rows: AuditRow[] = [];
+  for (const src of envSources(loaded, overlayDir)) {
+    for (const leaf of findEncrypted(src.value)) {
+      let ids: string[];
+      try {
+        ids = await messageKeyIds(leaf.armored);
+      } catch (e) {
+        throw new UsageError(`${src.display}: ${formatPath(leaf.path)} is not a readable OpenPGP message (${(e as Error).message})`);
+      }
+      const to = all.filter((r) => r.keyIds.some((k) => ids.includes(k)));
+      rows.push({
+        name: nameOf(leaf.path),
+        file: src.display,
+        to: to.map((r) => r.label),
+        missing: all.filter((r) => !to.includes(r)).map((r) => r.label),
+        unknown: ids.filter((k) => !all.some((r) => r.keyIds.includes(k))),
+      });
+    }
+  }
+  return rows;
 }

@@ -11,6 +11,7 @@ import { ops, tempRepo } from '../support/ops.js';
 
 let repo: string;
 const canary = `canary-${Date.now()}-'"$ü`;
+let made = '';
 
 beforeAll(async () => {
   requireRoot();
@@ -48,6 +49,20 @@ describe('a master-held environment key', () => {
     expect(keys.stdout).toMatch(/^lab\.key\nlab\.key\.retired-\d{8}T\d{6}\n600\n$/);
     const d = await ops(['deploy', 'lab'], { cwd: repo });
     expect(d.code, d.stdout + d.stderr).toBe(0);
+    made = /new key ([0-9A-F]{40})/.exec(r.stderr)?.[1] ?? '';
+  });
+
+  it('a rekey interrupted after the pillar was written (the new key prepared, not yet current) is finished by running it again', async () => {
+    // the master as such an interruption leaves it: the new key still <env>.key.next, the old one current
+    const back = await ops(['run', 'lab', '--host', 'lab-1', '--', 'cd /etc/ops/keys && old=$(ls lab.key.retired-* | sort | tail -1) && mv lab.key lab.key.next && mv "$old" lab.key'], { cwd: repo });
+    expect(back.code, back.stderr).toBe(0);
+    expect((await ops(['decrypt', 'lab', 'DB_PASSWORD'], { cwd: repo })).stdout).toBe(canary);
+    const r = await ops(['rekey', 'lab'], { cwd: repo });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`new key ${made} made on the master`);
+    const keys = await ops(['run', 'lab', '--host', 'lab-1', '--', 'ls /etc/ops/keys'], { cwd: repo });
+    expect(keys.stdout).toMatch(/^lab\.key\nlab\.key\.retired-\d{8}T\d{6}\n$/);
+    expect((await ops(['decrypt', 'lab', 'DB_PASSWORD'], { cwd: repo })).stdout).toBe(canary);
   });
 
   it('fails closed on the master too: a value it cannot decrypt stops decrypt and deploy (exit 2), naming the key', async () => {

@@ -1,10 +1,10 @@
 /** What the secret commands do (loaded only when one of them runs). */
 import { connectMasterFor } from './ssh.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { stringify } from 'yaml';
 import { UsageError } from '../../errors.js';
-import { commitWrites, discardWrites, prepareWrite, writeFileAtomic, writeNewFile, type PreparedWrite } from '../../fsutil.js';
+import { writeFileAtomic, writeFilesAtomic, writeNewFile } from '../../fsutil.js';
 import { EditError, setEntries } from '../../pillar/edit.js';
 import { findEncrypted } from '../../pillar/encrypted.js';
 import { listEnvironments } from '../../pillar/files.js';
@@ -12,12 +12,14 @@ import { isEnvironmentName } from '../../pillar/forms.js';
 import { loadPillar } from '../../pillar/load.js';
 import { displayPath, parsePillarText, PillarError } from '../../pillar/source.js';
 import { ensureStateDir } from '../../repo.js';
-import { defaultPrivateKeyPath, loadEnvPrivateKey, loadEnvPublicKey, publicKeyPath } from '../../secrets/keyfiles.js';
+import { defaultPrivateKeyPath, loadEnvPrivateKey, publicKeyPath } from '../../secrets/keyfiles.js';
 import { readTextOrEmpty, secretName, secretsFile } from '../../secrets/envsecrets.js';
 import { armorPublic, generateKeyPair, readPublicKey } from '../../secrets/pgp.js';
 import { ALPHABETS, DEFAULT_SECRET_LENGTH, generateSecret, type AlphabetName } from '../../secrets/random.js';
 import { generateEd25519 } from '../../secrets/sshkey.js';
-import { decryptLeaf, encryptValue, reencryptEnvironment } from '../../secrets/vault.js';
+import { auditEnvironment, decryptLeaf, encryptValue, reencryptEnvironment, type Reencrypted } from '../../secrets/vault.js';
+import { loadRecipients, readRecipientKey, recoveryDir, type Recipient } from '../../secrets/recipients.js';
+import type { TarEntry } from '../../util/tar.js';
 import { hasMaster, runOnMaster } from '../../converge/master-conn.js';
 import { snapshot } from '../../converge/snapshot.js';
 import type { LoadedPillar } from '../../pillar/load.js';
@@ -88,7 +90,7 @@ export const encrypt: Handler = async (ctx, args, opts) => {
   if (!positional && first !== undefined && !first.includes('=') && isEnvironmentName(first) && others.some((a) => a.includes('='))) {
     throw new UsageError(`'${first}' is not an environment (environments: ${listEnvironments(ctx.repo).join(', ')})`, `to encrypt a secret named ${first}, name the environment first: ops encrypt ${env} ${first} …`);
   }
-  const { key } = await loadEnvPublicKey(ctx.repo, env);
+  const { keys: key } = await loadRecipients(ctx.repo, env);
   const generate = opts.generate === undefined ? undefined : (intOption(opts.generate, '--generate', 8, 4096) ?? DEFAULT_SECRET_LENGTH);
   const alphabet = alphabetOption(opts.alphabet);
   if (typeof opts.file === 'string') {
@@ -206,62 +208,155 @@ export const keygen: Handler = async (ctx, args, opts) => {
   ctx.out.info(`private key: ${displayPath(privPath, ctx.repo.root)} (0600; never commit it, keep a backup)`);
 };
 
+/** A change of the recovery keys asked by `rekey --add-recipient/--remove-recipient`. */
+interface RecipientChange {
+  /** The recovery keys after the change. */
+  recovery: { label: string; armored: string; fingerprint: string }[];
+  /** Files to write (added keys) and to remove (removed keys), once the values are re-encrypted. */
+  write: { path: string; text: string }[];
+  remove: string[];
+  said: string[];
+}
+
+function fingerprintArg(v: string): string {
+  const fp = v.replace(/\s+/g, '').toUpperCase().replace(/^0X/, '');
+  if (!/^([0-9A-F]{16}|[0-9A-F]{40}|[0-9A-F]{64})$/.test(fp)) throw new UsageError(`--remove-recipient '${v}' is not a fingerprint (40 hex digits, as gpg --fingerprint shows it) or a long key id (16)`);
+  return fp;
+}
+
+async function recipientChange(ctx: Context, env: string, opts: Record<string, unknown>): Promise<RecipientChange | undefined> {
+  const adds = (opts.addRecipient as string[] | undefined) ?? [];
+  const removes = ((opts.removeRecipient as string[] | undefined) ?? []).map(fingerprintArg);
+  if (adds.length === 0 && removes.length === 0) return undefined;
+  const current = await loadRecipients(ctx.repo, env);
+  const dir = recoveryDir(ctx.repo, env);
+  const keep: Recipient[] = [];
+  const change: RecipientChange = { recovery: [], write: [], remove: [], said: [] };
+  for (const fp of removes) {
+    if (current.env.fingerprint.endsWith(fp)) throw new UsageError(`${fp} is the environment key itself`, `to replace it, run \`ops rekey ${env}\` without --remove-recipient`);
+    if (!current.recovery.some((r) => r.fingerprint.endsWith(fp))) {
+      throw new UsageError(`${fp} is not a recovery key of '${env}'`, `its recovery keys: ${current.recovery.map((r) => `${r.label} ${r.fingerprint}`).join(', ') || 'none'}`);
+    }
+  }
+  for (const r of current.recovery) {
+    if (removes.some((fp) => r.fingerprint.endsWith(fp))) {
+      change.remove.push(r.path);
+      change.said.push(`removed recovery key ${r.label} (${r.fingerprint})`);
+    } else keep.push(r);
+  }
+  for (const r of keep) change.recovery.push({ label: r.label, armored: armorPublic(r.key), fingerprint: r.fingerprint });
+  for (const file of adds) {
+    const key = await readRecipientKey(readFileOrFail(file), file);
+    const fp = key.getFingerprint().toUpperCase();
+    if (fp === current.env.fingerprint) throw new UsageError(`${file} is the environment key itself, not a recovery key`);
+    const listed = change.recovery.find((r) => r.fingerprint === fp);
+    if (listed) {
+      change.said.push(`${file}: already a recovery key (${listed.label})`);
+      continue;
+    }
+    const label = `${basename(file).replace(/\.(asc|gpg|pub|key)$/i, '').replace(/[^A-Za-z0-9_.@+-]/g, '_') || fp}.asc`;
+    if (change.recovery.some((r) => r.label === label) || current.recovery.some((r) => r.label === label && !change.remove.includes(r.path))) {
+      throw new UsageError(`${displayPath(join(dir, label), ctx.repo.root)} already holds another key`, 'give the file another name');
+    }
+    const armored = armorPublic(key);
+    change.recovery.push({ label, armored, fingerprint: fp });
+    change.write.push({ path: join(dir, label), text: `${armored.trimEnd()}\n` });
+    change.said.push(`added recovery key ${label} (${fp})`);
+  }
+  return change;
+}
+
 export const rekey: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
+  const change = await recipientChange(ctx, env, opts);
   const keyGiven = typeof opts.key === 'string' || process.env.OPS_KEY_FILE !== undefined || existsSync(defaultPrivateKeyPath(ctx.repo, env));
   if (!keyGiven && hasMaster(pillar)) {
     if (typeof opts.to === 'string')
       throw new UsageError('--to is for operator-held keys; the master makes the new key itself', `run \`ops rekey ${env}\` without --to`);
-    return rekeyOnMaster(ctx, pillar, opts);
+    return rekeyOnMaster(ctx, pillar, change, opts);
   }
-  if (typeof opts.to !== 'string')
-    throw new UsageError('rekey needs --to NEW_PUBLIC_KEY', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
-  const newKey = await readPublicKey(readFileOrFail(opts.to), opts.to);
+  if (typeof opts.to !== 'string' && change === undefined && opts.keepKey !== true)
+    throw new UsageError('rekey needs --to NEW_PUBLIC_KEY (or --add-recipient / --remove-recipient / --keep-key)', `make one with \`gpg --export --armor\` or \`ops keygen\` in another repo`);
+  const current = await loadRecipients(ctx.repo, env);
+  const newKey = typeof opts.to === 'string' ? await readRecipientKey(readFileOrFail(opts.to), opts.to) : current.env.key;
+  const recovery = change ? await Promise.all(change.recovery.map((r) => readRecipientKey(Buffer.from(r.armored), r.label))) : current.recovery.map((r) => r.key);
   const oldKey = await loadEnvPrivateKey(ctx.repo, env, typeof opts.key === 'string' ? opts.key : undefined);
-  const { path: pubPath } = await loadEnvPublicKey(ctx.repo, env);
-  const files = await reencryptEnvironment(pillar, ctx.repo.overlayDir, oldKey, newKey);
-  writeAllOrNothing([...files.map((f) => ({ path: f.path, text: f.text })), { path: pubPath, text: `${armorPublic(newKey).trimEnd()}\n`, mode: 0o644 }]);
+  const files = await reencryptEnvironment(pillar, ctx.repo.overlayDir, oldKey, [newKey, ...recovery]);
+  const pubPath = current.env.path;
+  writeRekeyed(files, change, typeof opts.to === 'string' ? { path: pubPath, text: `${armorPublic(newKey).trimEnd()}\n` } : undefined);
   const count = files.reduce((n, f) => n + f.count, 0);
+  for (const l of change?.said ?? []) ctx.out.info(l);
   ctx.out.info(
-    `re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ') || 'no file'}; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}`,
+    `re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ') || 'no file'} to ${1 + recovery.length} key(s)${typeof opts.to === 'string' ? `; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}` : ''}`,
   );
 };
 
-function writeAllOrNothing(files: { path: string; text: string; mode?: number }[]): void {
-  const writes: PreparedWrite[] = [];
-  try {
-    for (const f of files) writes.push(prepareWrite(f.path, f.text, f.mode));
-  } catch (e) {
-    discardWrites(writes);
-    throw e;
-  }
-  commitWrites(writes);
+/** The re-encrypted files, the recovery keys added and the new public key, all or nothing; then the removed keys go. */
+function writeRekeyed(files: readonly { path: string; text: string }[], change: RecipientChange | undefined, pub: { path: string; text: string } | undefined): void {
+  writeFilesAtomic([...files, ...(change?.write ?? []).map((w) => ({ ...w, mode: 0o644 })), ...(pub ? [{ ...pub, mode: 0o644 }] : [])]);
+  for (const p of change?.remove ?? []) rmSync(p, { force: true });
 }
 
-/** Rekey for a master-held key: the master makes the new key, re-encrypts, and switches once the repo is written. */
-async function rekeyOnMaster(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): Promise<void> {
+/** The recovery keys a master re-encrypts to, sent with the snapshot (it uses these and no others). */
+export function recipientEntries(recovery: readonly { armored: string }[]): TarEntry[] {
+  return recovery.map((r, i) => ({ path: `.rekey/recipients/${String(i).padStart(3, '0')}.asc`, data: Buffer.from(r.armored), mode: 0o600 }));
+}
+
+/**
+ * Rekey for a master-held key: the master re-encrypts every value (to a new key it makes, unless
+ * only recovery keys change) and the recovery keys; the repo is written all at once; then the
+ * master makes the new key current. Run again after an interruption, it finishes the job.
+ */
+async function rekeyOnMaster(ctx: Context, pillar: LoadedPillar, change: RecipientChange | undefined, opts: Record<string, unknown>): Promise<void> {
+  const current = await loadRecipients(ctx.repo, pillar.env);
+  const recovery = change?.recovery ?? current.recovery.map((r) => ({ armored: armorPublic(r.key) }));
+  const rotate = change === undefined && opts.keepKey !== true;
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   try {
-    const plan = JSON.parse((await runOnMaster(conn, ['__rekey', 'prepare', pillar.env], snapshot(ctx.repo))).toString('utf8')) as {
+    const args = ['__rekey', 'prepare', pillar.env, pillar.data.project, ...(rotate ? [] : ['--keep-key'])];
+    const plan = JSON.parse((await runOnMaster(conn, args, snapshot(ctx.repo, recipientEntries(recovery)))).toString('utf8')) as {
       files: { path: string; text: string; count: number }[];
-      publicKey: string;
-      fingerprint: string;
+      publicKey?: string;
+      fingerprint?: string;
     };
-    const { path: pubPath } = await loadEnvPublicKey(ctx.repo, pillar.env);
-    writeAllOrNothing([
-      ...plan.files.map((f) => ({ path: join(ctx.repo.root, f.path), text: f.text })),
-      { path: pubPath, text: `${plan.publicKey.trimEnd()}\n`, mode: 0o644 },
-    ]);
-    await runOnMaster(conn, ['__rekey', 'commit', pillar.env, plan.fingerprint]);
+    const files: Pick<Reencrypted, 'path' | 'text'>[] = plan.files.map((f) => ({ path: join(ctx.repo.root, f.path), text: f.text }));
+    writeRekeyed(files, change, plan.publicKey ? { path: current.env.path, text: `${plan.publicKey.trimEnd()}\n` } : undefined);
+    if (plan.fingerprint) await runOnMaster(conn, ['__rekey', 'commit', pillar.env, plan.fingerprint]);
     const count = plan.files.reduce((n, f) => n + f.count, 0);
+    for (const l of change?.said ?? []) ctx.out.info(l);
+    const where = plan.files.map((f) => f.path).join(', ') || 'no file';
     ctx.out.info(
-      `${conn.target.name}: new key ${plan.fingerprint} made on the master; re-encrypted ${count} value(s) in ${plan.files.map((f) => f.path).join(', ') || 'no file'}; the old key is kept there, retired`,
+      plan.fingerprint
+        ? `${conn.target.name}: new key ${plan.fingerprint} made on the master; re-encrypted ${count} value(s) in ${where} to ${1 + recovery.length} key(s); the old key is kept there, retired`
+        : `${conn.target.name}: re-encrypted ${count} value(s) in ${where} to ${1 + recovery.length} key(s) (the master key ${current.env.fingerprint} and ${recovery.length} recovery key(s))`,
     );
   } finally {
     await session.closeAll();
   }
 }
+
+/** `ops secrets audit [env]`: who each value is encrypted to, against the recipients listed now. */
+export const secretsAudit: Handler = async (ctx, args) => {
+  const env = ctx.envOnly(args);
+  const pillar = loadPillar(ctx.repo, env);
+  const recipients = await loadRecipients(ctx.repo, env);
+  const rows = await auditEnvironment(pillar, ctx.repo.overlayDir, recipients, secretName);
+  const all = [recipients.env, ...recipients.recovery];
+  ctx.out.info(`recipients of '${env}': ${all.map((r) => `${r.label} ${r.fingerprint}`).join(', ')}`);
+  let flagged = 0;
+  for (const r of rows) {
+    const bad = r.missing.length > 0 || r.unknown.length > 0;
+    if (bad) flagged++;
+    const notes = [...(r.missing.length > 0 ? [`not to ${r.missing.join(', ')}`] : []), ...(r.unknown.length > 0 ? [`to a key not listed: ${r.unknown.join(', ')}`] : [])];
+    ctx.out.event('secret', { env, name: r.name, file: r.file, to: r.to, missing: r.missing, unknown: r.unknown, ok: !bad });
+    ctx.out.result(`${bad ? ctx.out.c.red('✗') : ctx.out.c.green('✓')} ${r.name} (${r.file}): ${r.to.join(', ') || 'no current recipient'}${notes.length > 0 ? ` — ${notes.join('; ')}` : ''}`);
+  }
+  ctx.out.event('audit', { env, values: rows.length, flagged, recipients: all.map((r) => ({ label: r.label, fingerprint: r.fingerprint })) });
+  if (rows.length === 0) ctx.out.info(`environment '${env}' has no encrypted values`);
+  else ctx.out.info(flagged === 0 ? `${rows.length} value(s), each encrypted to every recipient` : `${flagged} of ${rows.length} value(s) flagged: re-encrypt them to the recipients listed now with \`ops rekey ${env} --keep-key\``);
+  return flagged === 0 ? 0 : 1;
+};
 
 export const generateSecretCommand: Handler = async (ctx, args, opts) => {
   if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
@@ -272,7 +367,10 @@ export const generateSecretCommand: Handler = async (ctx, args, opts) => {
 
 export const deployKey: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
-  const { key, path: envKeyPath } = await loadEnvPublicKey(ctx.repo, env);
+  const {
+    keys: key,
+    env: { path: envKeyPath },
+  } = await loadRecipients(ctx.repo, env);
   const pillar = loadPillar(ctx.repo, env);
   const pubPath = join(envKeyPath.startsWith(ctx.repo.overlayDir) ? join(ctx.repo.overlayDir, 'keys') : join(ctx.repo.pillarDir, 'keys'), `${env}.deploy.pub`);
   if (!opts.force && (existsSync(pubPath) || (opts.write && pillar.data.secrets.deploy_key !== undefined))) {

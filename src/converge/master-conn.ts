@@ -2,7 +2,8 @@
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { ensureBundle, REMOTE_OPS } from '../provision/bundle.js';
-import { renderCommand } from '../ssh/command.js';
+import { captureExec, renderCommand } from '../ssh/command.js';
+import { masterKeyFile } from './paths.js';
 import type { Connection } from '../ssh/connection.js';
 import { selectTargets } from '../core/targets.js';
 import { shellLine } from '../ssh/quote.js';
@@ -29,12 +30,29 @@ export async function connectMaster(req: ConnectRequest & { pillar: LoadedPillar
   const session = openSession({ ...req, acceptNew: false });
   try {
     const conn = await session.connect(target);
+    await checkMasterState(conn, pillar.env);
     if ((await ensureBundle(conn)) === 'installed') req.onInfo?.(`${conn.target.name}: ops bundle updated`);
     return { session, conn };
   } catch (e) {
     await session.closeAll();
     throw e;
   }
+}
+
+/**
+ * A master that answers but has lost what made it one (a rebuilt or replaced machine at the
+ * same address: no Node.js, no environment key) is said so, with the way back.
+ */
+async function checkMasterState(conn: Connection, env: string): Promise<void> {
+  const line = `${shellLine(['command', '-v', 'node'])} >/dev/null || echo no-node; ${shellLine(['test', '-s', masterKeyFile(env)])} || echo no-key`;
+  const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }));
+  const said = r.out.toString('utf8').split('\n');
+  const lost = [...(said.includes('no-node') ? ['no Node.js'] : []), ...(said.includes('no-key') ? [`no key for '${env}' (${masterKeyFile(env)})`] : [])];
+  if (r.code !== 0 || lost.length === 0) return;
+  throw new OperationError(
+    `${conn.target.name}: the master has lost its state: ${lost.join(', ')}`,
+    `if the machine was replaced, make it the master again with the recovery key: ops setup-master ${env} -H ${conn.target.address} --recover`,
+  );
 }
 
 /** The remote command line for `ops <args>` on the master, as root. */

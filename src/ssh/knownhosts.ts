@@ -6,6 +6,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../fsutil.js';
 
 export interface PinnedKey {
   type: string;
@@ -87,6 +88,22 @@ export class KnownHosts {
     appendFileSync(file, line);
     this.entries.push({ hosts: hostPattern(host, port), type, blob, file, line: 0, revoked: false });
   }
+}
+
+/**
+ * Drops the pins of one host from a known_hosts file (a machine replaced at the same address);
+ * lines that name other hosts too, revocations and comments are kept. Returns how many went.
+ */
+export function unpinHost(file: string, host: string, port: number): number {
+  if (!existsSync(file)) return 0;
+  const pattern = hostPattern(host, port);
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const kept = lines.filter((l) => {
+    const [hosts, ...rest] = l.trim().split(/\s+/);
+    return hosts === undefined || hosts.startsWith('#') || hosts.startsWith('@') || rest.length < 2 || hosts !== pattern;
+  });
+  if (kept.length !== lines.length) writeFileAtomic(file, kept.join('\n'));
+  return lines.length - kept.length;
 }
 
 export type HostKeyVerdict =

@@ -41,14 +41,14 @@ function parseRoles(pillar: LoadedPillar, spec: string | undefined): string[] {
   return [...new Set(roles.map((r) => ROLE_ALIASES[r] ?? r))];
 }
 
-function hostOption(opts: Record<string, unknown>, cmd: string, pillar?: LoadedPillar): string {
+export function hostOption(opts: Record<string, unknown>, cmd: string, pillar?: LoadedPillar): string {
   if (typeof opts.host !== 'string' || opts.host === '') throw new UsageError(`${cmd} needs the host: -H ADDRESS`);
   const known = pillar && serverNamed(pillar, opts.host);
   if (!known && !isHostOrAddress(opts.host)) throw new UsageError(`-H '${printable(opts.host)}' is not ${HOST_RULE}`);
   return opts.host;
 }
 
-function nameOption(opts: Record<string, unknown>): string | undefined {
+export function nameOption(opts: Record<string, unknown>): string | undefined {
   if (opts.name === undefined) return undefined;
   const n = String(opts.name);
   if (!SERVER_NAME_RE.test(n)) throw new UsageError(`--name '${printable(n)}' is not a server name (letters, digits, _ . -, at most 63)`);
@@ -66,7 +66,7 @@ function checkNameFree(pillar: LoadedPillar, name: string, address: string, wher
   }
 }
 
-async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
+export async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
   const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }), stdin);
   return { code: r.code, out: r.out.toString('utf8'), err: r.err };
 }
@@ -76,7 +76,7 @@ async function capture(conn: Connection, line: string, stdin?: Buffer): Promise<
  * one is pinned only on an explicit act: `--fingerprint` (it must match), `--accept-new`, or a yes
  * on the terminal to the fingerprint shown; environments `ops lab up` made pin on their own.
  */
-async function firstContact(ctx: Context, pillar: LoadedPillar, target: Target, opts: Record<string, unknown>): Promise<{ session: SshSession; conn: Connection }> {
+export async function firstContact(ctx: Context, pillar: LoadedPillar, target: Target, opts: Record<string, unknown>): Promise<{ session: SshSession; conn: Connection }> {
   let expect = typeof opts.fingerprint === 'string' ? opts.fingerprint : undefined;
   if (expect !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(expect)) throw new UsageError(`--fingerprint takes SHA256:… as ssh-keygen -l prints it, got '${expect}'`);
   const into = pinFile(ctx.repo, isLab(pillar));
@@ -134,10 +134,12 @@ export const setupMaster: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
   const address = hostOption(opts, 'setup-master', pillar);
+  if (opts.recover === true) return (await import('./recover.js')).recoverMaster(ctx, pillar, opts, address);
+  if (typeof opts.key === 'string') throw new UsageError('--key is for --recover (the recovery key that reads the values)');
   const existingMaster = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'));
   const known = serverNamed(pillar, address);
   if (existingMaster && existingMaster[0] !== known && existingMaster[1].address !== address) {
-    throw new UsageError(`environment '${env}' already has a master: ${existingMaster[0]} (${existingMaster[1].address})`, 'an environment has one master');
+    throw new UsageError(`environment '${env}' already has a master: ${existingMaster[0]} (${existingMaster[1].address})`, `an environment has one master; if that machine is gone, replace it: ops setup-master ${env} -H ${address} --recover`);
   }
   const name = nameOption(opts) ?? known ?? `${env}-master`;
   checkNameFree(pillar, name, pillar.data.servers[known ?? '']?.address ?? address, 'the master would be recorded as');
@@ -183,7 +185,7 @@ function masterSshKey(ctx: Context, pillar: LoadedPillar): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-async function writeMinionFile(conn: Connection, data: Record<string, unknown>): Promise<void> {
+export async function writeMinionFile(conn: Connection, data: Record<string, unknown>): Promise<void> {
   const r = await capture(conn, 'mkdir -p /etc/ops && chmod 755 /etc/ops && cat > /etc/ops/minion.yml.tmp && mv -f /etc/ops/minion.yml.tmp /etc/ops/minion.yml', Buffer.from(`# written by ops: this host's environment and roles\n${stringify(data)}`));
   if (r.code !== 0) throw new OperationError(`${conn.target.name}: writing /etc/ops/minion.yml failed: ${r.err.trim()}`);
 }

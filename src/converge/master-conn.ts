@@ -44,7 +44,7 @@ export async function connectMaster(req: ConnectRequest & { pillar: LoadedPillar
  * same address: no Node.js, no environment key) is said so, with the way back.
  */
 async function checkMasterState(conn: Connection, env: string): Promise<void> {
-  const line = `${shellLine(['command', '-v', 'node'])} >/dev/null || echo no-node; ${shellLine(['test', '-s', masterKeyFile(env)])} || echo no-key`;
+  const line = `${shellLine(['command', '-v', 'node'])} >/dev/null || echo no-node; ${shellLine(['test', '-s', masterKeyFile(env)])} || ${shellLine(['test', '-s', `${masterKeyFile(env)}.next`])} || echo no-key`;
   const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }));
   const said = r.out.toString('utf8').split('\n');
   const lost = [...(said.includes('no-node') ? ['no Node.js'] : []), ...(said.includes('no-key') ? [`no key for '${env}' (${masterKeyFile(env)})`] : [])];

@@ -11,6 +11,7 @@ import { findEncrypted } from '../pillar/encrypted.js';
 import { loadPillar, type LoadedPillar } from '../pillar/load.js';
 import { repoAt } from '../repo.js';
 import { secretName } from '../secrets/envsecrets.js';
+import { loadEnvPublicKey } from '../secrets/keyfiles.js';
 import { armorPublic, fingerprintOf, generateKeyPair, readPrivateKey, readPublicKey, type PrivateKey, type PublicKey } from '../secrets/pgp.js';
 import { decryptLeaf, reencryptEnvironment } from '../secrets/vault.js';
 import { readStdin } from '../ui/prompt.js';
@@ -25,6 +26,8 @@ const nextKeyFile = (env: string) => `${masterKeyFile(env)}.next`;
  */
 export async function masterKeys(env: string): Promise<PrivateKey[]> {
   const current = masterKeyFile(env);
+  // a commit stopped between its two renames: the prepared key is the one to make current
+  if (!existsSync(current) && existsSync(nextKeyFile(env))) renameSync(nextKeyFile(env), current);
   if (!existsSync(current)) throw new UsageError(`this master holds no key for environment '${env}' (${current})`, `run \`ops setup-master ${env} -H <this host>\``);
   const retired = existsSync(MASTER_KEYS) ? readdirSync(MASTER_KEYS).filter((n) => n.startsWith(`${env}.key.retired-`)).sort().reverse() : [];
   const next = existsSync(nextKeyFile(env)) ? [nextKeyFile(env)] : [];
@@ -96,8 +99,14 @@ export async function rekeyPrepare(env: string, project: string, keepKey = false
     const recovery = await sentRecipients(dir);
     let target: PublicKey;
     let made: { publicKey: string; fingerprint: string } | undefined;
-    if (keepKey) target = (keys[0] as PrivateKey).toPublic();
-    else if (existsSync(nextKeyFile(env))) {
+    if (keepKey) {
+      // the key the repo names now: the current one, or one prepared by a rotation the repo already took
+      const named = (await loadEnvPublicKey(repoAt(dir), env)).key;
+      const held = keys.find((k) => fingerprintOf(k) === fingerprintOf(named));
+      if (!held) throw new UsageError(`the repo names key ${fingerprintOf(named)} for '${env}', which this master does not hold`, `rotate to a key it holds: ops rekey ${env}`);
+      target = held.toPublic();
+      if (existsSync(nextKeyFile(env)) && held === keys[1]) made = { publicKey: armorPublic(target), fingerprint: fingerprintOf(held) };
+    } else if (existsSync(nextKeyFile(env))) {
       const next = await readPrivateKey(readFileSync(nextKeyFile(env)), nextKeyFile(env), async () => undefined);
       target = next.toPublic();
       made = { publicKey: armorPublic(target), fingerprint: fingerprintOf(next) };

@@ -15,7 +15,8 @@ const GPG_ARGS = ['--batch', '--yes', '--quiet', '--status-fd', '3', '--show-ses
 /** Asks gpg for the session key of one armored message. */
 export function gpgSessionKey(armored: string, gpg = process.env.OPS_GPG ?? 'gpg'): Promise<GpgAnswer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(gpg, GPG_ARGS, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'] });
+    // gpg's words in English, so that its line naming the session key is known and never shown
+    const child = spawn(gpg, GPG_ARGS, { stdio: ['pipe', 'ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', LANGUAGE: 'C' } });
     let status = '';
     let err = '';
     child.stdio[3]?.on('data', (b: Buffer) => (status += b.toString('latin1')));
@@ -35,7 +36,7 @@ export function gpgSessionKey(armored: string, gpg = process.env.OPS_GPG ?? 'gpg
       const noKey = /No secret key/i.test(err);
       const missing = ids(/^\[GNUPG:\] NO_SECKEY ([0-9A-F]+)/).length > 0 ? ids(/^\[GNUPG:\] NO_SECKEY ([0-9A-F]+)/) : noKey ? ids(/^\[GNUPG:\] ENC_TO ([0-9A-F]+)/) : [];
       // gpg's own words, without its line naming the session key
-      const said = err
+      const said = (sk ? '' : err)
         .split('\n')
         .map((l) => l.replace(/^gpg: /, '').trim())
         .filter((l) => l !== '' && !/session key/i.test(l))

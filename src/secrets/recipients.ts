@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
+import { printable } from '../pillar/forms.js';
 import { displayPath } from '../pillar/source.js';
 import type { Repo } from '../repo.js';
 import { loadEnvPublicKey, publicKeyCandidates } from './keyfiles.js';
@@ -59,7 +60,7 @@ export async function readRecoveryKeys(repo: Repo, dir: string): Promise<Recipie
   const out: Recipient[] = [];
   for (const name of readdirSync(dir).filter((n) => KEY_FILE.test(n)).sort()) {
     const path = join(dir, name);
-    out.push(recipientOf(name, await readRecipientKey(readFileSync(path), displayPath(path, repo.root)), path));
+    out.push(recipientOf(printable(name), await readRecipientKey(readFileSync(path), displayPath(path, repo.root)), path));
   }
   const seen = new Map<string, string>();
   for (const r of out) {

@@ -32,8 +32,14 @@ export function recoveryDecryptor(key: PrivateKey | undefined, nameOf: (path: En
         lost.push({ file, name: nameOf(leaf.path), why: answer.why });
         return undefined;
       }
-      data = Buffer.from(await decryptWithSessionKey(leaf.armored, answer.sessionKey));
-      answer.sessionKey.data.fill(0);
+      try {
+        data = Buffer.from(await decryptWithSessionKey(leaf.armored, answer.sessionKey));
+      } catch (e) {
+        lost.push({ file, name: nameOf(leaf.path), why: (e as Error).message.replace(/^Error decrypting message: /, '') });
+        return undefined;
+      } finally {
+        answer.sessionKey.data.fill(0);
+      }
     }
     redactor.add(data.toString('utf8'));
     return data;

@@ -188,7 +188,7 @@ export class Connection {
         late = true;
         rejectStart(new OperationError(`${this.target.name}: the host did not start the command within ${START_TIMEOUT_MS / 1000} s (its sshd is stuck or overloaded)`));
       }, START_TIMEOUT_MS);
-      this.client.exec(command, opts, (err, stream) => {
+      const onStarted = (err: Error | undefined, stream: ClientChannel) => {
         clearTimeout(stuck);
         if (late) {
           stream?.destroy();
@@ -213,7 +213,13 @@ export class Connection {
           });
         });
         resolveStart({ channel: stream, done });
-      });
+      };
+      try {
+        this.client.exec(command, opts, onStarted);
+      } catch (e) {
+        clearTimeout(stuck);
+        rejectStart(new OperationError(`${this.target.name}: cannot start command: ${(e as Error).message}`));
+      }
     });
   }
 

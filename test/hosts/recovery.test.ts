@@ -7,6 +7,7 @@
  * session keys, never on disk — and `ops deploy` works again with no secret typed in.
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,39 @@ const recoveryDir = () => join(repo, '.ops/pillar/keys/lab.recovery');
 function ciphertext(name: string): string {
   const doc = parse(readFileSync(pillarFile(), 'utf8')) as { secrets: Record<string, string> };
   return doc.secrets[name] ?? '';
+}
+
+/** Every encrypted value of the environment file, by name. */
+function ciphertexts(): Record<string, string> {
+  return (parse(readFileSync(pillarFile(), 'utf8')) as { secrets: Record<string, string> }).secrets;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The command lines of every process on this machine, sampled until `stop()`; a hit on `needle` is kept. */
+function watchProcesses(needle: string): { stop: () => Promise<string[]> } {
+  const hits: string[] = [];
+  let going = true;
+  const loop = (async () => {
+    while (going) {
+      for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+        try {
+          const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+          if (argv.includes(needle)) hits.push(argv);
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    stop: async () => {
+      going = false;
+      await loop;
+      return hits;
+    },
+  };
 }
 
 const audit = (): Promise<RunResult> => ops(['--json', 'secrets', 'audit', 'lab'], { cwd: repo });
@@ -107,7 +141,10 @@ describe('recovery recipients', () => {
     const r = await ops(['rekey', 'lab', '--remove-recipient', fpr.bob ?? ''], { cwd: repo });
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(recoveryDir())).toEqual(['alice.asc']);
-    expect(gpg(bob, ['--decrypt'], ciphertext('RECOVERY_CANARY')).code).not.toBe(0);
+    for (const [name, armored] of Object.entries(ciphertexts())) {
+      expect(gpg(bob, ['--decrypt'], armored).code, `bob still opens ${name}`).not.toBe(0);
+      expect(gpg(alice, ['--decrypt'], armored).code, `alice cannot open ${name}`).toBe(0);
+    }
     expect(gpg(alice, ['--decrypt'], ciphertext('RECOVERY_CANARY')).out.toString()).toBe(canary);
     expect((await audit()).code).toBe(0);
     const unknown = await ops(['rekey', 'lab', '--remove-recipient', fpr.bob ?? ''], { cwd: repo });
@@ -138,10 +175,20 @@ describe('losing the master', () => {
 
   it('setup-master --recover with the recovery key in GnuPG: a new key on the new master, every value re-encrypted, minions told; deploy works again', async () => {
     const oldPub = readFileSync(pubFile(), 'utf8');
+    const oldMasterSsh = readFileSync(join(repo, '.ops/pillar/keys/lab.master.pub'), 'utf8').trim();
+    const watch = watchProcesses(canary);
     const r = await ops(['setup-master', 'lab', '-H', addr('lab-1'), '--recover'], { cwd: repo, env: { GNUPGHOME: alice } });
+    expect(await watch.stop(), 'a process had the value in its command line').toEqual([]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/re-encrypted \d+ value\(s\) to lab-1's new key [0-9A-F]{40} and 1 recovery key/);
-    for (const m of ['lab-2', 'lab-3', 'lab-4']) expect(r.stderr).toContain(`${m}: now answers to lab-1`);
+    for (const m of ['lab-2', 'lab-3', 'lab-4']) {
+      expect(r.stderr).toContain(`${m}: now answers to lab-1`);
+      // the dead master's key no longer logs in as root there; the new one does
+      const keys = await ops(['run', 'lab', '--host', m, '--', 'cat /root/.ssh/authorized_keys'], { cwd: repo });
+      expect(keys.stdout.split('\n')).not.toContain(oldMasterSsh);
+      expect(keys.stdout.split('\n')).toContain(readFileSync(join(repo, '.ops/pillar/keys/lab.master.pub'), 'utf8').trim());
+    }
+    expect(existsSync(join(repo, '.ops/pillar/keys/lab.master.pub.replaced')), 'kept until every minion is told').toBe(false);
     expect(r.stdout + r.stderr).not.toContain(canary);
     expect(readFileSync(pubFile(), 'utf8')).not.toBe(oldPub);
     expect(filesContaining(repo, canary)).toEqual([]);
@@ -154,6 +201,14 @@ describe('losing the master', () => {
     const d = await ops(['deploy', 'lab'], { cwd: repo });
     expect(d.code, d.stderr + d.stdout.slice(-3000)).toBe(0);
     expect((await curlDemo(addr('lab-4'), '/')).code).toBe('200');
+    // on the new master: its own key opens the values in GnuPG too, and no file holds a plaintext value
+    const onMaster = await ops(
+      ['run', 'lab', '--host', 'lab-1', '--', 'apt-get install -y -q gnupg >/dev/null 2>&1; export GNUPGHOME=$(mktemp -d); gpg --batch -q --import /etc/ops/keys/lab.key 2>/dev/null; gpg --batch -q -d 2>/dev/null | sha256sum; rm -rf "$GNUPGHOME"'],
+      { cwd: repo, input: ciphertext('RECOVERY_CANARY') },
+    );
+    expect(onMaster.stdout.split(' ')[0], onMaster.stderr).toBe(sha256(canary));
+    const grep = await ops(['run', 'lab', '--host', 'lab-1', '--', 'grep -rlF -- "$(base64 -d)" /etc /root /var/lib/ops /tmp /var/tmp 2>/dev/null; true'], { cwd: repo, input: Buffer.from(canary).toString('base64') });
+    expect(grep.stdout.trim()).toBe('');
   });
 
   it('run again, it finds the work done and changes nothing in the pillar', async () => {

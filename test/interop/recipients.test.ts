@@ -86,6 +86,17 @@ describe('recovery recipients, operator-held key', () => {
     expect(a.code, a.stdout).toBe(0);
     expect(events(a).find((e) => e.name === 'V')).toMatchObject({ to: ['master', 'alice.asc'] });
     expect(gpg(bob, ['--decrypt'], secretOf('V')).code).not.toBe(0);
+    // alice's new key, in a file of the same name: the old one removed, the new one kept
+    const renewed = join(repo, 'new', 'alice.asc');
+    mkdirSync(join(repo, 'new'), { recursive: true });
+    const alice2 = person('alice2', 'ed25519', 'cv25519', renewed, true);
+    const oldAlice = (await readPublicKey(readFileSync(join(repo, 'pillar/keys/lab.recovery/alice.asc')), 'alice')).getFingerprint().toUpperCase();
+    const swap = await ops(['rekey', 'lab', '--remove-recipient', oldAlice, '--add-recipient', renewed], { cwd: repo });
+    expect(swap.code, swap.stderr).toBe(0);
+    expect(readFileSync(join(repo, 'pillar/keys/lab.recovery/alice.asc'), 'utf8')).toMatch(/BEGIN PGP PUBLIC KEY BLOCK/);
+    expect(gpg(alice2.home, ['--decrypt'], secretOf('V')).out.toString()).toBe(value);
+    expect(gpg(alice, ['--decrypt'], secretOf('V')).code).not.toBe(0);
+    expect((await ops(['secrets', 'audit', 'lab'], { cwd: repo })).code).toBe(0);
     for (const [arg, msg] of [
       ['not-hex', /is not a fingerprint/],
       [fprs.bob ?? '', /is not a recovery key of 'lab'/],

@@ -5,7 +5,7 @@
  * keys, the inventory and pins follow, and each minion is told its new master. Run again, it
  * finishes what an interrupted run left.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MasterKeys } from '../../converge/master-key.js';
 import { readHostFacts } from '../../converge/hostfacts.js';
@@ -25,6 +25,7 @@ import { readPublicKey } from '../../secrets/pgp.js';
 import { loadRecipients } from '../../secrets/recipients.js';
 import { recoveryDecryptor, type LostValue } from '../../secrets/recover.js';
 import { envSources, reencryptEnvironment } from '../../secrets/vault.js';
+import { HostKeyError } from '../../ssh/connection.js';
 import { KnownHosts, unpinHost } from '../../ssh/knownhosts.js';
 import { shellLine } from '../../ssh/quote.js';
 import { SshSession } from '../../ssh/session.js';
@@ -34,10 +35,13 @@ import { intOption } from '../command.js';
 import type { Context } from '../context.js';
 import { capture, firstContact, nameOption, writeMinionFile } from './provision.js';
 
-/** Takes the old master's key off a minion's root account and authorizes the new one (keys on stdin). */
+/**
+ * Authorizes the new master's key on a minion's root account and takes the replaced masters' keys
+ * off it: stdin is the new key's line, then one line per key to remove.
+ */
 const REAUTHORIZE =
-  'set -e; umask 077; mkdir -p /root/.ssh; f=/root/.ssh/authorized_keys; touch "$f"; read -r old; read -r new; ' +
-  '{ grep -vxF -e "$old" "$f" || true; } > "$f.ops-new"; grep -qxF -e "$new" "$f.ops-new" || printf \'%s\\n\' "$new" >> "$f.ops-new"; mv -f "$f.ops-new" "$f"';
+  'set -e; umask 077; mkdir -p /root/.ssh; f=/root/.ssh/authorized_keys; touch "$f"; read -r new; cat > "$f.ops-old"; ' +
+  '{ grep -vxF -f "$f.ops-old" "$f" || true; } > "$f.ops-new"; rm -f "$f.ops-old"; grep -qxF -e "$new" "$f.ops-new" || printf \'%s\\n\' "$new" >> "$f.ops-new"; mv -f "$f.ops-new" "$f"';
 
 export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>, address: string): Promise<number> {
   const env = pillar.env;
@@ -48,7 +52,11 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
   if (other) throw new UsageError(`${address} is ${other[0]} of '${env}', not a new machine`, `a recovered master takes ${oldName}'s place: give the address of the machine that replaces it`);
   const recipients = await loadRecipients(ctx.repo, env);
   const masterPubFile = join(keysDir(ctx.repo, pillar), `${env}.master.pub`);
-  const oldSshKey = existsSync(masterPubFile) ? readFileSync(masterPubFile, 'utf8').trim() : '';
+  // the SSH keys of masters replaced by a recovery whose minions are not all told yet
+  const replacedFile = join(keysDir(ctx.repo, pillar), `${env}.master.pub.replaced`);
+  const lines = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '') : []);
+  const given = nameOption(opts);
+  if (given !== undefined && given !== oldName) throw new UsageError(`--recover keeps the master's name (${oldName}); --name ${given} would leave two masters`, 'rename it afterwards in the inventory if you must');
 
   // 1. Every value, read with the recovery key before anything changes anywhere.
   const key = typeof opts.key === 'string' ? await loadEnvPrivateKey(ctx.repo, env, opts.key) : undefined;
@@ -74,11 +82,16 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
 
   // 2. The new machine, as the master, with a key of its own.
   const port = intOption(opts.port, '--port', 1, 65535) ?? (address === oldServer.address ? oldServer.port : 22);
-  const name = nameOption(opts) ?? oldName;
-  const pins = pinFile(ctx.repo, isLab(pillar));
-  if (!isLab(pillar) && unpinHost(pins, oldServer.address, oldServer.port) > 0) ctx.out.info(`${oldName}: the old master's host key is no longer pinned (${oldServer.address})`);
+  const name = oldName;
   const target: Target = { name, address, port, user: String(opts.user ?? 'root') };
-  const { session, conn } = await firstContact(ctx, pillar, target, opts);
+  const contact = () => firstContact(ctx, pillar, target, opts);
+  // a new machine at the old master's address shows another host key: that pin, and only it, goes
+  const { session, conn } = await contact().catch(async (e: unknown) => {
+    if (!(e instanceof HostKeyError) || e.verdict.reason !== 'changed' || address !== oldServer.address || isLab(pillar)) throw e;
+    unpinHost(pinFile(ctx.repo, false), address, port);
+    ctx.out.info(`${oldName}: the old master's host key is no longer pinned (${address})`);
+    return contact();
+  });
   let keys: MasterKeys;
   try {
     supportedRelease(name, await readHostFacts(conn), true);
@@ -93,6 +106,12 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
 
   // 3. The pillar re-encrypted to the new key and the recovery keys, with the new public keys: all files or none.
   const already = keys.pgpFingerprint === recipients.env.fingerprint;
+  const newSsh = keys.sshPublic.trim();
+  const replaced = [...new Set([...lines(replacedFile), ...lines(masterPubFile)])].filter((k) => k !== newSsh);
+  const keyFiles = [
+    { path: masterPubFile, text: `${newSsh}\n`, mode: 0o644 },
+    ...(replaced.length > 0 ? [{ path: replacedFile, text: `${replaced.join('\n')}\n`, mode: 0o644 }] : []),
+  ];
   let count = 0;
   if (already) {
     ctx.out.info(`${name}: already holds the environment key ${keys.pgpFingerprint}: the values are encrypted to it; only the inventory and the minions are brought in line`);
@@ -103,12 +122,12 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
     writeFilesAtomic([
       ...files,
       { path: recipients.env.path, text: `${keys.pgpPublic.trimEnd()}\n`, mode: 0o644 },
-      { path: masterPubFile, text: `${keys.sshPublic.trimEnd()}\n`, mode: 0o644 },
+      ...keyFiles,
     ]);
     ctx.out.info(`re-encrypted ${count} value(s) to ${name}'s new key ${keys.pgpFingerprint} and ${recipients.recovery.length} recovery key(s)`);
   }
   for (const v of plain.values()) v?.fill(0);
-  if (already) writeFilesAtomic([{ path: masterPubFile, text: `${keys.sshPublic.trimEnd()}\n`, mode: 0o644 }]);
+  if (already) writeFilesAtomic(keyFiles);
   const recorded = recordServer(inventoryFile(ctx.repo, pillar), { name, address, port, roles: ['master'] });
   if (recorded !== oldName) ctx.out.warn(`the inventory keeps ${oldName} (${oldServer.address}) too: remove its record if that machine is gone for good`);
 
@@ -125,7 +144,7 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
       minions.map(async (t) => {
         try {
           const c = await minionSession.connect(t);
-          const a = await capture(c, REAUTHORIZE, Buffer.from(`${oldSshKey}\n${keys.sshPublic.trim()}\n`));
+          const a = await capture(c, REAUTHORIZE, Buffer.from([newSsh, ...replaced].map((k) => `${k}\n`).join('')));
           if (a.code !== 0) throw new OperationError(a.err.trim() || `exit ${a.code}`);
           await writeMinionFile(c, { environment: env, name: t.name, roles: pillar.data.servers[t.name]?.roles ?? [], master: address });
           ctx.out.info(`${t.name}: now answers to ${name} (${address})`);
@@ -143,6 +162,7 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
 
   ctx.out.event('recovered', { env, master: recorded, address, fingerprint: keys.pgpFingerprint, values: count, lost: lost.map((l) => l.name), minions_failed: failed });
   for (const l of lost) ctx.out.info(`enter ${l.name} again: ops encrypt ${env} ${l.name} --write`);
+  if (failed.length === 0) rmSync(replacedFile, { force: true });
   if (failed.length > 0) {
     ctx.out.error(`${failed.length} minion(s) still answer to the old master: ${failed.join(', ')}; run the same command again once they are reachable`);
     return 1;

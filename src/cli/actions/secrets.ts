@@ -232,14 +232,18 @@ async function recipientChange(ctx: Context, env: string, opts: Record<string, u
   const dir = recoveryDir(ctx.repo, env);
   const keep: Recipient[] = [];
   const change: RecipientChange = { recovery: [], write: [], remove: [], said: [] };
+  // a fingerprint, or the long id of the key or of one of its subkeys (what gpg -k shows)
+  const names = (r: Recipient, fp: string) => r.fingerprint === fp || r.keyIds.includes(fp);
   for (const fp of removes) {
-    if (current.env.fingerprint.endsWith(fp)) throw new UsageError(`${fp} is the environment key itself`, `to replace it, run \`ops rekey ${env}\` without --remove-recipient`);
-    if (!current.recovery.some((r) => r.fingerprint.endsWith(fp))) {
+    if (names(current.env, fp)) throw new UsageError(`${fp} is the environment key itself`, `to replace it, run \`ops rekey ${env}\` without --remove-recipient`);
+    const hits = current.recovery.filter((r) => names(r, fp));
+    if (hits.length === 0) {
       throw new UsageError(`${fp} is not a recovery key of '${env}'`, `its recovery keys: ${current.recovery.map((r) => `${r.label} ${r.fingerprint}`).join(', ') || 'none'}`);
     }
+    if (hits.length > 1) throw new UsageError(`${fp} names ${hits.length} recovery keys (${hits.map((r) => r.label).join(', ')})`, 'give the whole fingerprint');
   }
   for (const r of current.recovery) {
-    if (removes.some((fp) => r.fingerprint.endsWith(fp))) {
+    if (removes.some((fp) => names(r, fp))) {
       change.remove.push(r.path);
       change.said.push(`removed recovery key ${r.label} (${r.fingerprint})`);
     } else keep.push(r);
@@ -295,7 +299,8 @@ export const rekey: Handler = async (ctx, args, opts) => {
 /** The re-encrypted files, the recovery keys added and the new public key, all or nothing; then the removed keys go. */
 function writeRekeyed(files: readonly { path: string; text: string }[], change: RecipientChange | undefined, pub: { path: string; text: string } | undefined): void {
   writeFilesAtomic([...files, ...(change?.write ?? []).map((w) => ({ ...w, mode: 0o644 })), ...(pub ? [{ ...pub, mode: 0o644 }] : [])]);
-  for (const p of change?.remove ?? []) rmSync(p, { force: true });
+  // a key file written anew under the name of one removed (a person's new key) stays
+  for (const p of change?.remove ?? []) if (!(change?.write ?? []).some((w) => w.path === p)) rmSync(p, { force: true });
 }
 
 /** The recovery keys a master re-encrypts to, sent with the snapshot (it uses these and no others). */

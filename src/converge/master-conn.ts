@@ -1,7 +1,7 @@
 /** Reaching an environment's master from the operator's machine, and running ops there. */
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
-import { ensureBundle, REMOTE_OPS } from '../provision/bundle.js';
+import { ensureBundle, READ_BUNDLE_ID, REMOTE_OPS } from '../provision/bundle.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
 import { masterKeyFile } from './paths.js';
 import type { Connection } from '../ssh/connection.js';
@@ -30,8 +30,8 @@ export async function connectMaster(req: ConnectRequest & { pillar: LoadedPillar
   const session = openSession({ ...req, acceptNew: false });
   try {
     const conn = await session.connect(target);
-    await checkMasterState(conn, pillar.env);
-    if ((await ensureBundle(conn)) === 'installed') req.onInfo?.(`${conn.target.name}: ops bundle updated`);
+    const installed = await checkMasterState(conn, pillar.env);
+    if ((await ensureBundle(conn, undefined, installed)) === 'installed') req.onInfo?.(`${conn.target.name}: ops bundle updated`);
     return { session, conn };
   } catch (e) {
     await session.closeAll();
@@ -41,14 +41,18 @@ export async function connectMaster(req: ConnectRequest & { pillar: LoadedPillar
 
 /**
  * A master that answers but has lost what made it one (a rebuilt or replaced machine at the
- * same address: no Node.js, no environment key) is said so, with the way back.
+ * same address: no Node.js, no environment key) is said so, with the way back. Returns the id of
+ * the bundle installed there, read in the same round trip.
  */
-async function checkMasterState(conn: Connection, env: string): Promise<void> {
-  const line = `${shellLine(['command', '-v', 'node'])} >/dev/null || echo no-node; ${shellLine(['test', '-s', masterKeyFile(env)])} || ${shellLine(['test', '-s', `${masterKeyFile(env)}.next`])} || echo no-key`;
+async function checkMasterState(conn: Connection, env: string): Promise<string | undefined> {
+  // in the same round trip: the installed bundle's id (first line), for ensureBundle
+  const key = masterKeyFile(env);
+  const line = `{ ${READ_BUNDLE_ID}; echo; }; ${shellLine(['command', '-v', 'node'])} >/dev/null || echo no-node; ${shellLine(['test', '-s', key])} || ${shellLine(['test', '-s', `${key}.next`])} || echo no-key`;
   const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }));
-  const said = r.out.toString('utf8').split('\n');
-  const lost = [...(said.includes('no-node') ? ['no Node.js'] : []), ...(said.includes('no-key') ? [`no key for '${env}' (${masterKeyFile(env)})`] : [])];
-  if (r.code !== 0 || lost.length === 0) return;
+  const [installed, ...said] = r.out.toString('utf8').split('\n');
+  if (r.code !== 0) return undefined;
+  const lost = [...(said.includes('no-node') ? ['no Node.js'] : []), ...(said.includes('no-key') ? [`no key for '${env}' (${key})`] : [])];
+  if (lost.length === 0) return installed ?? '';
   throw new OperationError(
     `${conn.target.name}: the master has lost its state: ${lost.join(', ')}`,
     `if the machine was replaced, make it the master again with the recovery key: ops setup-master ${env} -H ${conn.target.address} --recover`,

@@ -55,6 +55,9 @@ export function localBundle(): LocalBundle {
   return { id, archive: pack(entries) };
 }
 
+/** Prints the id of the bundle installed on a host (nothing when there is none). */
+export const READ_BUNDLE_ID = 'cat /opt/ops/current/BUNDLE_ID 2>/dev/null';
+
 async function run(conn: Connection, line: string, stdin?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
   let out = '';
   let err = '';
@@ -83,9 +86,10 @@ export async function ensureNode(conn: Connection, log: (l: string) => void): Pr
 }
 
 /** Installs the local bundle on the host unless that exact bundle is already current. */
-export async function ensureBundle(conn: Connection, bundle: LocalBundle = localBundle()): Promise<'current' | 'installed'> {
-  const cur = await run(conn, 'cat /opt/ops/current/BUNDLE_ID 2>/dev/null; true');
-  if (cur.out.trim() === bundle.id) return 'current';
+export async function ensureBundle(conn: Connection, bundle: LocalBundle = localBundle(), installedId?: string): Promise<'current' | 'installed'> {
+  // the id of the bundle there: given when the caller read it already in a round trip of its own
+  const cur = installedId ?? (await run(conn, `${READ_BUNDLE_ID}; true`)).out;
+  if (cur.trim() === bundle.id) return 'current';
   const d = `/opt/ops/${bundle.id}`;
   const script = [
     'set -e',

@@ -93,6 +93,11 @@ export async function decryptWithSessionKey(armored: string, sk: SessionKey): Pr
   return data as Uint8Array;
 }
 
+/** Why a decryption failed, in OpenPGP.js's words without its prefix. */
+export function decryptFailure(e: unknown): string {
+  return (e as Error).message.replace(/^Error decrypting message: /, '');
+}
+
 /** Decrypts an armored message; throws a plain Error (callers name the value that failed). */
 export async function decryptArmored(key: PrivateKey | PrivateKey[], armored: string): Promise<Uint8Array> {
   const message = await openpgp.readMessage({ armoredMessage: armored.trim(), config: PGP_CONFIG });

@@ -6,7 +6,7 @@
 import type { EncryptedLeaf } from '../pillar/encrypted.js';
 import { redactor } from '../ui/redact.js';
 import { gpgSessionKey } from './gnupg.js';
-import { decryptArmored, decryptWithSessionKey, type PrivateKey } from './pgp.js';
+import { decryptArmored, decryptFailure, decryptWithSessionKey, type PrivateKey } from './pgp.js';
 import type { Decryptor } from './vault.js';
 
 export interface LostValue {
@@ -18,25 +18,24 @@ export interface LostValue {
 /** A decryptor over one recovery key (`key`, else GnuPG) that records what it cannot open in `lost`. */
 export function recoveryDecryptor(key: PrivateKey | undefined, nameOf: (path: EncryptedLeaf['path']) => string, lost: LostValue[]): Decryptor {
   return async (leaf, file) => {
+    const lose = (why: string) => {
+      lost.push({ file, name: nameOf(leaf.path), why });
+      return undefined;
+    };
     let data: Buffer;
     if (key) {
       try {
         data = Buffer.from(await decryptArmored(key, leaf.armored));
       } catch (e) {
-        lost.push({ file, name: nameOf(leaf.path), why: (e as Error).message.replace(/^Error decrypting message: /, '') });
-        return undefined;
+        return lose(decryptFailure(e));
       }
     } else {
       const answer = await gpgSessionKey(leaf.armored);
-      if (!answer.ok) {
-        lost.push({ file, name: nameOf(leaf.path), why: answer.why });
-        return undefined;
-      }
+      if (!answer.ok) return lose(answer.why);
       try {
         data = Buffer.from(await decryptWithSessionKey(leaf.armored, answer.sessionKey));
       } catch (e) {
-        lost.push({ file, name: nameOf(leaf.path), why: (e as Error).message.replace(/^Error decrypting message: /, '') });
-        return undefined;
+        return lose(decryptFailure(e));
       } finally {
         answer.sessionKey.data.fill(0);
       }

@@ -8,7 +8,7 @@ import { formatPath, type PillarSource } from '../pillar/source.js';
 import { validatePillar, type LoadedPillar } from '../pillar/load.js';
 import { replaceValues } from '../pillar/edit.js';
 import { redactor } from '../ui/redact.js';
-import { decryptArmored, encryptBytes, fingerprintOf, messageKeyIds, type PrivateKey, type PublicKey } from './pgp.js';
+import { decryptArmored, decryptFailure, encryptBytes, fingerprintOf, messageKeyIds, type PrivateKey, type PublicKey } from './pgp.js';
 import type { Recipients } from './recipients.js';
 
 export interface DecryptedLeaf {
@@ -44,7 +44,7 @@ export async function decryptLeaf(key: PrivateKey | PrivateKey[], leaf: Encrypte
     redactor.add(data.toString('utf8'));
     return data;
   } catch (e) {
-    const why = (e as Error).message.replace(/^Error decrypting message: /, '');
+    const why = decryptFailure(e);
     throw new UsageError(
       `${file}: ${formatPath(leaf.path)} does not decrypt with key ${(Array.isArray(key) ? key : [key]).map(fingerprintOf).join(' or ')} (${why})`,
       'was it encrypted to this environment\'s current key? re-encrypt it with `ops encrypt --write`',

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MasterKeys } from '../../converge/master-key.js';
 import { readHostFacts } from '../../converge/hostfacts.js';
-import { operatorCredentials } from '../../core/connect.js';
+import { openSession } from '../../core/connect.js';
 import { selectTargets } from '../../core/targets.js';
 import { errorMessage, OperationError, UsageError } from '../../errors.js';
 import { writeFilesAtomic } from '../../fsutil.js';
@@ -18,7 +18,7 @@ import type { LoadedPillar } from '../../pillar/load.js';
 import { supportedRelease } from '../../platform/releases.js';
 import { ensureBundle, ensureNode, REMOTE_OPS } from '../../provision/bundle.js';
 import { inventoryFile, isLab, keysDir, recordServer } from '../../provision/inventory.js';
-import { knownHostsFiles, pinFile } from '../../repo.js';
+import { pinFile } from '../../repo.js';
 import { secretName } from '../../secrets/envsecrets.js';
 import { loadEnvPrivateKey } from '../../secrets/keyfiles.js';
 import { readPublicKey } from '../../secrets/pgp.js';
@@ -26,9 +26,8 @@ import { loadRecipients } from '../../secrets/recipients.js';
 import { recoveryDecryptor, type LostValue } from '../../secrets/recover.js';
 import { envSources, reencryptEnvironment } from '../../secrets/vault.js';
 import { HostKeyError } from '../../ssh/connection.js';
-import { KnownHosts, unpinHost } from '../../ssh/knownhosts.js';
+import { unpinHost } from '../../ssh/knownhosts.js';
 import { shellLine } from '../../ssh/quote.js';
-import { SshSession } from '../../ssh/session.js';
 import type { Target } from '../../ssh/target.js';
 import { confirm } from '../../ui/prompt.js';
 import { intOption } from '../command.js';
@@ -133,9 +132,9 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
 
   // 4. Each minion: the new master's SSH key instead of the old one, and its address.
   const minions = selectTargets(pillar, { user: typeof opts.user === 'string' ? opts.user : undefined }).filter((t) => t.name !== oldName && t.name !== recorded);
-  const minionSession = new SshSession({
-    knownHosts: KnownHosts.load(knownHostsFiles(ctx.repo)),
-    credentials: operatorCredentials(ctx.repo, (opts.identity as string[] | undefined) ?? []),
+  const minionSession = openSession({
+    repo: ctx.repo,
+    identities: (opts.identity as string[] | undefined) ?? [],
     connectTimeoutMs: (intOption(opts.connectTimeout, '--connect-timeout', 1, 600) ?? 10) * 1000,
   });
   const failed: string[] = [];

@@ -259,7 +259,8 @@ async function recipientChange(ctx: Context, env: string, opts: Record<string, u
       continue;
     }
     const label = `${basename(file).replace(/\.(asc|gpg|pub|key)$/i, '').replace(/[^A-Za-z0-9_.@+-]/g, '_') || fp}.asc`;
-    if (change.recovery.some((r) => r.label === label) || current.recovery.some((r) => r.label === label && !change.remove.includes(r.path))) {
+    // the kept keys are in change.recovery already: a removed key's name is free for its successor
+    if (change.recovery.some((r) => r.label === label)) {
       throw new UsageError(`${displayPath(join(dir, label), ctx.repo.root)} already holds another key`, 'give the file another name');
     }
     const armored = armorPublic(key);

@@ -9,6 +9,7 @@ packages=(
   tmux                            # drives interactive commands in tests
   apt-utils dpkg-dev              # a local signed apt repository (apt-ftparchive) for the apt_repo tests
   postgresql                      # reset-local-db into this machine's PostgreSQL; pg_restore --list of kept dumps
+  pebble                          # the ACME test CA (and its test DNS server) for the certificate tests
 )
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done

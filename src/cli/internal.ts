@@ -49,6 +49,16 @@ export function registerInternalCommands(program: Command): void {
       }),
     );
   program
+    .command('__acme-renew', { hidden: true })
+    .argument('<env>')
+    .option('--force')
+    .action(
+      action(async (ctx, args, opts) => {
+        const { renewOnMaster } = await import('../tls/renew.js');
+        return renewOnMaster(ctx.out, envArg(args[0]), opts.force === true);
+      }),
+    );
+  program
     .command('__task', { hidden: true })
     .argument('<env>')
     .action(

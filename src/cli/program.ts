@@ -13,6 +13,7 @@ import { registerLabCommands } from './lab.js';
 import { registerRemoteCommands } from './remote.js';
 import { registerProvisionCommands } from './provision.js';
 import { registerReleaseCommands } from './release.js';
+import { registerTlsCommands } from './tls.js';
 import { registerDbCommands } from './db.js';
 import { registerInternalCommands } from './internal.js';
 import { registerTaskCommand } from './task.js';
@@ -38,6 +39,7 @@ export function buildProgram(version: string): Command {
   registerProvisionCommands(program);
   registerReleaseCommands(program);
   registerDbCommands(program);
+  registerTlsCommands(program);
   registerTaskCommand(program);
   registerInternalCommands(program);
 

@@ -29,7 +29,11 @@ import { masterKeys, withSnapshot } from './master-secrets.js';
 import { inWaves } from './waves.js';
 import { readFramed, type OperatorChannel } from './operator-channel.js';
 import { runHooks } from '../release/hooks.js';
-import type { HookPoint } from '../pillar/schema.js';
+import { existsSync, readFileSync } from 'node:fs';
+import type { Repo } from '../repo.js';
+import { ensureCertificate, keepConfig, type AcmeConfig } from '../tls/acme.js';
+import { certificateNames } from '../tls/paths.js';
+import type { HookPoint, Pillar } from '../pillar/schema.js';
 
 export interface ConvergeRequest {
   env: string;
@@ -86,6 +90,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
   let release: string | undefined;
   let hookFailed = false;
+  let certificateFailed = false;
   const hookHosts = hosts.map((h) => ({ target: { name: h.name, address: h.privateAddress, port: h.port, user: 'root' }, roles: h.roles }));
   const hook = async (point: HookPoint, dir?: string): Promise<void> => {
     await runHooks(point, {
@@ -166,6 +171,10 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
       });
     }
     const converged = totals.failed === 0 && totals.unreachable === 0;
+    if (pillar.tls.acme && !signal.aborted && (!req.only || chosen.some((h) => hasRole(h, 'balancer')))) {
+      if (!converged) out.event('tls', { status: 'skipped', domain: pillar.domain, reason: 'the converge failed on some host' });
+      else if (!(await certificateStep(out, req, pillar, hosts, session, repo, totals))) certificateFailed = true;
+    }
     if (!req.dryRun && converged && !signal.aborted && (await hookStops('after_converge'))) throw new HookStop();
     if (!req.dryRun && !req.noRelease && !signal.aborted) {
       const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
@@ -181,10 +190,41 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   } finally {
     await session.closeAll();
   }
-  out.event('summary', { ...totals, release: release ?? null, hook_failed: hookFailed, dry_run: req.dryRun, duration_ms: Date.now() - started });
+  out.event('summary', { ...totals, release: release ?? null, hook_failed: hookFailed, certificate_failed: certificateFailed, dry_run: req.dryRun, duration_ms: Date.now() - started });
   const releaseFailed = release === 'failed' || release === 'rolled-back' || release === 'interrupted';
-  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed || hookFailed ? 1 : 0;
+  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed || hookFailed || certificateFailed ? 1 : 0;
 }
 
 /** A hook before the release failed: the deploy stops, what served before serves on. */
 class HookStop extends Error {}
+
+/**
+ * The certificate from the ACME CA, once the balancers are converged: the settings are left for the
+ * master's renewal timer, then the certificate is issued or renewed when due and handed to every
+ * balancer. False when the deploy must fail for it (nothing from the CA serves, or what serves
+ * expires within 7 days); a renewal that fails earlier is reported and retried by the timer.
+ */
+async function certificateStep(out: Output, req: ConvergeRequest, pillar: Pillar, hosts: Host[], session: SshSession, repo: Repo, totals: { changed: number }): Promise<boolean> {
+  const acme = pillar.tls.acme;
+  if (!acme) return true;
+  const cfg: AcmeConfig = {
+    env: req.env,
+    names: certificateNames(pillar),
+    email: acme.email,
+    directory: acme.directory,
+    ...(acme.directory_ca ? { directory_ca: acme.directory_ca } : {}),
+    ...(acme.renew_before_days !== undefined ? { renew_before_days: acme.renew_before_days } : {}),
+    balancers: hosts.filter((h) => hasRole(h, 'balancer')).map((h) => ({ name: h.name, address: h.privateAddress, port: h.port })),
+  };
+  if (cfg.balancers.length === 0) return true;
+  try {
+    if (!req.dryRun) keepConfig(cfg, knownHostsFiles(repo).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('\n'));
+    const r = await ensureCertificate(cfg, { session, dryRun: req.dryRun, event: (type, data) => out.event(type, data) });
+    totals.changed += r.changed;
+    out.event('tls', { ...r });
+    return !r.fatal;
+  } catch (e) {
+    out.event('tls', { status: 'failed', domain: cfg.names[0], names: cfg.names, error: errorMessage(e), fatal: true });
+    return false;
+  }
+}

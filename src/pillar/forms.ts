@@ -48,6 +48,23 @@ export function isDomainName(v: string): boolean {
 }
 
 /** One line: no line break, no NUL. */
+/** An email address the CA can write to: local part and a dotted domain, no blanks, quotes or angle brackets. */
+export const EMAIL_RE = /^[A-Za-z0-9._%+-]{1,64}@(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** An ACME directory: an https:// URL with a host, no user name or password, no blanks. */
+export function isHttpsUrl(v: string): boolean {
+  if (/[\s\0-\x1f'"`\\<>]/.test(v)) return false;
+  try {
+    const u = new URL(v);
+    return u.protocol === 'https:' && u.hostname !== '' && u.username === '' && u.password === '';
+  } catch {
+    return false;
+  }
+}
+
+/** A systemd time span ops writes into a timer: a whole number of seconds, minutes, hours or days. */
+export const TIMESPAN_RE = /^[1-9][0-9]{0,5}(?:s|min|h|d)$/;
+
 export const ONE_LINE_RE = /^[^\r\n\0]*$/;
 
 /** git URLs ops fetches: ssh://, https://, git://, file:// or scp-like user@host:path; never an option. */

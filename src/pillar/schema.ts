@@ -4,6 +4,7 @@
  * Any value may be an OpenPGP-encrypted block (armored PGP MESSAGE), not only secrets.
  */
 import { z } from 'zod';
+import { X509Certificate } from 'node:crypto';
 import { PGP_MESSAGE_RE } from './encrypted.js';
 import {
   ABSOLUTE_PATH_RE,
@@ -14,8 +15,10 @@ import {
   GIT_URL_RE,
   GIT_URL_RULE,
   HOST_RULE,
+  EMAIL_RE,
   HTTP_USER_RE,
   isDomainName,
+  isHttpsUrl,
   isHostOrAddress,
   ONE_LINE_RE,
   PYTHON_REF_RE,
@@ -23,6 +26,7 @@ import {
   RESERVED_ACCOUNTS,
   SERVER_NAME_RE,
   SSH_PUBLIC_KEY_RE,
+  TIMESPAN_RE,
   UNIX_NAME_RE,
   URL_PATH_RE,
 } from './forms.js';
@@ -93,6 +97,22 @@ export const hookSchema = z.union([
 ]);
 const hookList = z.union([hookSchema, z.array(hookSchema)]);
 
+const domainName = z.string().refine(isDomainName, 'must be a host name (letters, digits, - and .)');
+
+/** Let's Encrypt's production directory, the default CA. */
+export const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+
+function isPemCertificates(v: string): boolean {
+  const blocks = v.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!blocks) return false;
+  try {
+    for (const b of blocks) new X509Certificate(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const pillarSchema = z
   .strictObject({
     // project.yml
@@ -135,7 +155,7 @@ export const pillarSchema = z
     // devs.yml
     users: z.record(z.string().regex(UNIX_NAME_RE, 'a Unix user name'), userSchema).default({}),
     // <env>.yml
-    domain: z.string().refine(isDomainName, 'must be a host name (letters, digits, - and .)').optional().describe('public host name of the site'),
+    domain: domainName.optional().describe('public host name of the site'),
     branch: z.string().regex(BRANCH_RE, 'must be a branch name').optional().describe('branch deployed to this environment (default: repo.branch)'),
     protected: orEncrypted(z.boolean()).optional().describe('refuse destructive operations unless overridden (default: true for production)'),
     lab: z.boolean().optional().describe('set by `ops lab`: hosts are lab machines'),
@@ -144,6 +164,22 @@ export const pillarSchema = z
     secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name'), z.string()).default({}),
     http_auth: z.record(z.string().regex(HTTP_USER_RE, 'a basic-auth user name (no : or blanks)'), z.string().min(1)).default({}).describe('basic-auth users (balancers only)'),
     cron: z.array(cronSchema).default([]),
+    tls: z
+      .strictObject({
+        acme: z
+          .strictObject({
+            email: z.string().regex(EMAIL_RE, 'must be an email address (the CA writes to it about expiring certificates)').describe('contact address of the ACME account'),
+            directory: z.string().refine(isHttpsUrl, 'must be the https:// URL of an ACME directory').default(LETS_ENCRYPT).describe('ACME directory URL (default: Let\'s Encrypt production)'),
+            domains: z.array(domainName).default([]).describe('names beside `domain` in the same certificate'),
+            directory_ca: z.string().refine(isPemCertificates, 'must be PEM certificates (-----BEGIN CERTIFICATE-----)').optional().describe("for a private ACME CA: the certificates that sign its directory's HTTPS (default: the system's)"),
+            renew_before_days: z.number().int().min(1).max(3650).optional().describe('renew when fewer days are left (default: 30, or a third of a shorter lifetime)'),
+            check_every: z.string().regex(TIMESPAN_RE, 'must be a time span such as 12h, 30min, 1d').default('12h').describe("how often the master's timer checks the certificate"),
+          })
+          .optional()
+          .describe('certificates from an ACME CA (HTTP-01 through the balancers), issued by the master and renewed by a timer there'),
+        hsts: z.boolean().default(false).describe('send Strict-Transport-Security from the balancers'),
+      })
+      .default({ hsts: false }),
     cache: z.strictObject({ backend: z.enum(['memcached', 'redis']).default('memcached') }).default({ backend: 'memcached' }),
     worker: z
       .strictObject({
@@ -169,6 +205,7 @@ export const pillarSchema = z
     p.cron.forEach((job, i) => {
       if (!valid.has(job.role)) ctx.addIssue({ code: 'custom', path: ['cron', i, 'role'], message: `unknown role '${job.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });
     });
+    if (p.tls.acme && !p.domain) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'a certificate from an ACME CA needs the site\'s `domain:`' });
     let masters = 0;
     for (const [host, s] of Object.entries(p.servers)) {
       s.roles.forEach((r, i) => {

@@ -1,14 +1,19 @@
 /**
  * `balancer`: nginx in front of the web hosts for the pillar's domain — HTTP redirected to HTTPS,
- * the pillar's certificate (or one made on the host, self-signed for the domain), basic auth from
+ * the certificate from the ACME CA (`tls.acme`, handed over by the master), else the pillar's
+ * (or one made on the host, self-signed for the domain), basic auth from
  * `http_auth` (apr1 hashes), static and media served from disk when the host is also a web host.
  * TLS keys and basic-auth passwords go to balancers and nowhere else.
  */
 import { UsageError } from '../errors.js';
 import { shellLine } from '../ssh/quote.js';
-import type { State } from '../states/types.js';
+import type { Handler, State } from '../states/types.js';
 import { appPaths } from './app.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
+import { ACME_WEBROOT, CHALLENGE_DIR, certificateNames, servedCertificate } from '../tls/paths.js';
+
+/** nginx re-reads its configuration and certificates without dropping a connection. */
+export const NGINX_RELOAD: Handler = { id: 'handler:nginx-reload', run: { line: 'nginx -t -q && systemctl reload nginx' } };
 
 export function balancer(ctx: RoleContext): RoleParts {
   const domain = ctx.pillar.domain;
@@ -16,10 +21,12 @@ export function balancer(ctx: RoleContext): RoleParts {
   const p = appPaths(ctx);
   const dir = '/etc/ssl/ops';
   const secrets = ctx.pillar.secrets;
+  const acme = ctx.pillar.tls.acme;
+  const names = certificateNames(ctx.pillar);
   const own = secrets.ssl_cert !== undefined && secrets.ssl_key !== undefined;
   if ((secrets.ssl_cert === undefined) !== (secrets.ssl_key === undefined)) throw new UsageError('the pillar has only one of ssl_cert and ssl_key; give both (or neither, for a self-signed certificate)');
-  const cert = `${dir}/${domain}${own ? '' : '.self-signed'}.crt`;
-  const key = `${dir}/${domain}${own ? '' : '.self-signed'}.key`;
+  if (acme && own) throw new UsageError('the pillar has both tls.acme and ssl_cert/ssl_key: keep one (the CA\'s certificate, or your own)');
+  const { cert, key } = acme ? servedCertificate(domain) : { cert: `${dir}/${domain}${own ? '' : '.self-signed'}.crt`, key: `${dir}/${domain}${own ? '' : '.self-signed'}.key` };
   const states: State[] = [
     { id: 'pkg:nginx', kind: 'pkg', params: { names: ['nginx', 'openssl'] } },
     // nginx reads certificates and keys as root (before it drops to www-data): nobody else needs them
@@ -31,14 +38,24 @@ export function balancer(ctx: RoleContext): RoleParts {
       { id: `file:${key}`, kind: 'file', params: { path: key, content: text(`${(secrets.ssl_key ?? '').trim()}\n`), mode: 0o600, owner: 'root', group: 'root' }, secret: true, notify: ['handler:nginx-reload'] },
     );
   } else {
-    const make = shellLine(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '825', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`, '-keyout', key, '-out', cert]);
+    // With tls.acme this is the placeholder at the served path until the master hands over the
+    // CA's certificate; made only when nothing is there, so a converge never replaces the CA's.
+    const san = names.map((n) => `DNS:${n}`).join(',');
+    const make = shellLine(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '825', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=${san}`, '-keyout', key, '-out', cert]);
     states.push({
       id: `cmd:self-signed:${domain}`,
       kind: 'cmd',
-      params: { run: { line: `umask 077 && ${make} 2>/dev/null` }, creates: cert, describe: `self-signed certificate for ${domain}` },
+      params: { run: { line: `umask 077 && ${make} 2>/dev/null` }, creates: cert, describe: `self-signed certificate for ${domain}${acme ? ' (until the CA\'s is issued)' : ''}` },
       requires: [`dir:${dir}`],
       notify: ['handler:nginx-reload'],
     });
+  }
+  if (acme) {
+    // HTTP-01: nginx serves the tokens the master puts here (world-readable: they are public)
+    states.push(
+      { id: `dir:${ACME_WEBROOT}`, kind: 'dir', params: { path: ACME_WEBROOT, mode: 0o755 } },
+      { id: `dir:${CHALLENGE_DIR}`, kind: 'dir', params: { path: CHALLENGE_DIR, mode: 0o755 }, requires: [`dir:${ACME_WEBROOT}`] },
+    );
   }
   const users = ctx.pillar.http_auth;
   const htpasswd = Object.keys(users).length > 0 ? `/etc/nginx/${ctx.project}.htpasswd` : undefined;
@@ -49,6 +66,9 @@ export function balancer(ctx: RoleContext): RoleParts {
   const site = ctx.tpl.render('balancer/site.conf.njk', {
     project: ctx.project,
     domain,
+    server_names: names.length > 0 ? names : [domain],
+    acme_webroot: acme ? ACME_WEBROOT : undefined,
+    hsts: ctx.pillar.tls.hsts,
     upstreams,
     port: ctx.pillar.app.port,
     cert,
@@ -67,7 +87,7 @@ export function balancer(ctx: RoleContext): RoleParts {
   );
   return {
     states,
-    handlers: [{ id: 'handler:nginx-reload', run: { line: 'nginx -t -q && systemctl reload nginx' } }],
+    handlers: [NGINX_RELOAD],
     firewall: [
       { port: 80, proto: 'tcp', from: 'any', comment: 'http' },
       { port: 443, proto: 'tcp', from: 'any', comment: 'https' },

@@ -4,6 +4,7 @@
  */
 import type { Output } from './output.js';
 import { redactor } from './redact.js';
+import { tlsLine } from '../tls/report.js';
 
 interface StateEvent {
   host: string;
@@ -54,6 +55,10 @@ export class DeployPrinter {
     else if (e.type === 'hook') this.hook(e);
     else if (e.type === 'hook_failed') this.line('hook', `${c.red('failed')} ${e.error}${e.point === 'after_release' || e.point === 'after_rollback' ? ' (nothing is switched back for it)' : ''}`);
     else if (e.type === 'release_step') this.releaseStep(e);
+    else if (e.type === 'tls') {
+      const l = tlsLine(e);
+      if (l) this.line('tls', e.status === 'failed' ? c.red(l) : e.status === 'warning' ? c.yellow(l) : l);
+    }
     else if (e.type === 'release') {
       this.release = e;
       const s = String(e.status);

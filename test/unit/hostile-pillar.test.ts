@@ -92,6 +92,13 @@ const SINKS: Record<string, string> = {
   'worker.app': 'the Celery units: a Python reference only',
   'worker.concurrency': 'the Celery unit: an integer',
   'worker.beat': 'a boolean',
+  'tls.acme.email': "the ACME account's contact, a JSON field on the master: an email address",
+  'tls.acme.directory': "the master's ACME client: an https:// URL",
+  'tls.acme.domains[]': 'nginx server_name, the placeholder certificate (openssl -addext), the CSR: host names',
+  'tls.acme.directory_ca': "the master's HTTPS agent for the directory: PEM certificates only",
+  'tls.acme.renew_before_days': 'compared by the master: an integer',
+  'tls.acme.check_every': "the master's renewal timer unit: a time span",
+  'tls.hsts': 'a fixed nginx header: a boolean',
   'data.<key>': "a project's own templates only, which escape with the filters (sh, systemd, cron, nginx, pg_hba)",
   'data.*': "a project's own templates only, which escape with the filters (sh, systemd, cron, nginx, pg_hba)",
 };
@@ -279,6 +286,15 @@ describe('the hostile-pillar corpus', () => {
       ['cache.backend unknown', 'staging', 'cache:\n  backend: "redis; id"\n', 'cache.backend', /memcached|redis/, 'backend'],
       ['app.type unknown', 'project', 'app:\n  type: shell\n', 'app.type', /django|command/, 'type: shell'],
       ['app.collectstatic as text', 'project', 'app:\n  collectstatic: "false"\n', 'app.collectstatic', /expected boolean/, 'collectstatic'],
+      ['tls.acme.email with a newline', 'staging', 'tls:\n  acme: {email: "a@b.example\\nx"}\n', 'tls.acme.email', /email address/, 'acme:'],
+      ['tls.acme.directory over plain HTTP', 'staging', 'tls:\n  acme: {email: a@b.example, directory: "http://ca.example/dir"}\n', 'tls.acme.directory', /https:\/\/ URL/, 'acme:'],
+      ['tls.acme.directory with a quote', 'staging', 'tls:\n  acme: {email: a@b.example, directory: "https://ca.example/d\\"ir"}\n', 'tls.acme.directory', /https:\/\/ URL/, 'acme:'],
+      ['tls.acme.domains that adds an nginx directive', 'staging', 'tls:\n  acme: {email: a@b.example, domains: ["x.example; listen 81"]}\n', 'tls.acme.domains[0]', /host name/, 'acme:'],
+      ['tls.acme.domains as a wildcard (HTTP-01 cannot prove one)', 'staging', 'tls:\n  acme: {email: a@b.example, domains: ["*.example"]}\n', 'tls.acme.domains[0]', /host name/, 'acme:'],
+      ['tls.acme.check_every that adds a unit line', 'staging', 'tls:\n  acme: {email: a@b.example, check_every: "12h\\nExecStart=/bin/sh"}\n', 'tls.acme.check_every', /time span/, 'acme:'],
+      ['tls.acme.directory_ca that is not a certificate', 'staging', 'tls:\n  acme: {email: a@b.example, directory_ca: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"}\n', 'tls.acme.directory_ca', /PEM certificates/, 'acme:'],
+      ['tls.acme.renew_before_days as text', 'staging', 'tls:\n  acme: {email: a@b.example, renew_before_days: "30; x"}\n', 'tls.acme.renew_before_days', /expected number/, 'acme:'],
+      ['tls.hsts as text', 'staging', 'tls:\n  hsts: "yes"\n', 'tls.hsts', /expected boolean/, 'hsts'],
       ['default_environment that is not an environment name', 'project', "default_environment: \"a$(id)\"\n", 'default_environment', /environment name/, 'a$(id)'],
     ];
     for (const [title, where, yaml, path, rule, needle] of cases) {
@@ -349,6 +365,26 @@ describe('the hostile-pillar corpus', () => {
       const key = 'from="10.0.0.0/8",no-pty ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG alice@laptöp';
       const ak = content(rendered({ users: { alice: { keys: [key] } } }, 'app'), 'file:/home/alice/.ssh/authorized_keys');
       expect(ak).toBe(`# managed by ops (pillar/devs.yml)\n${key}\n`);
+    });
+
+    it('tls.acme: the names reach server_name and the placeholder certificate as host names; the timer takes its span and the environment as systemd words', () => {
+      const acme = { tls: { hsts: true, acme: { email: 'ops+certs@b.example', directory: 'https://ca.example/dir?x=1&y=%41', domains: ['Extra.example', 'demo.example'], check_every: '30min' } } };
+      const lb = rendered(acme, 'lb');
+      const site = content(lb, 'file:/etc/nginx/sites-available/demo.conf');
+      expect(site.split('\n').filter((l) => /server_name/.test(l))).toEqual(['    server_name demo.example extra.example;', '    server_name demo.example extra.example;']);
+      expect(lineOf(site, /ssl_certificate /)).toBe('    ssl_certificate /etc/ssl/ops/demo.example.acme.crt;');
+      expect(lineOf(site, /Strict-Transport/)).toBe('    add_header Strict-Transport-Security "max-age=31536000" always;');
+      expect(lineOf(site, /acme-challenge/)).toBe('    location ^~ /.well-known/acme-challenge/ {');
+      const placeholder = lb.find((s) => s.id === 'cmd:self-signed:demo.example')?.params as { run: { line: string }; creates: string };
+      expect(placeholder.creates).toBe('/etc/ssl/ops/demo.example.acme.crt');
+      expect(placeholder.run.line).toContain("subjectAltName=DNS:demo.example,DNS:extra.example");
+      const m = rendered(acme, 'm');
+      const timer = content(m, 'unit:ops-acme-renew-staging.timer');
+      expect(timer.split('\n').filter((l) => /Sec=/.test(l))).toEqual(['OnActiveSec=30min', 'OnUnitActiveSec=30min', 'RandomizedDelaySec=180s']);
+      expect(lineOf(content(m, 'unit:ops-acme-renew-staging.service'), /^ExecStart=/)).toBe('ExecStart="/usr/local/bin/ops" "__acme-renew" "staging"');
+      // without tls.acme: no placeholder at the CA's path, no timer
+      expect(rendered({}, 'lb').find((s) => s.id === 'dir:/var/lib/ops-acme-challenge')).toBeUndefined();
+      expect(rendered({}, 'm').find((s) => s.id === 'service:ops-acme-renew-staging.timer')?.params).toMatchObject({ enabled: false, running: false });
     });
 
     it('a punycode domain reaches nginx and the certificate paths as it is', () => {

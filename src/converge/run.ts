@@ -216,7 +216,10 @@ async function certificateStep(out: Output, req: ConvergeRequest, pillar: Pillar
     ...(acme.renew_before_days !== undefined ? { renew_before_days: acme.renew_before_days } : {}),
     balancers: hosts.filter((h) => hasRole(h, 'balancer')).map((h) => ({ name: h.name, address: h.privateAddress, port: h.port })),
   };
-  if (cfg.balancers.length === 0) return true;
+  if (cfg.balancers.length === 0) {
+    out.event('tls', { status: 'warning', domain: cfg.names[0], error: 'tls.acme is set but the environment has no balancer: no certificate is asked for' });
+    return true;
+  }
   try {
     if (!req.dryRun) keepConfig(cfg, knownHostsFiles(repo).filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('\n'));
     const r = await ensureCertificate(cfg, { session, dryRun: req.dryRun, event: (type, data) => out.event(type, data) });

@@ -65,6 +65,13 @@ export function isHttpsUrl(v: string): boolean {
 /** A systemd time span ops writes into a timer: a whole number of seconds, minutes, hours or days. */
 export const TIMESPAN_RE = /^[1-9][0-9]{0,5}(?:s|min|h|d)$/;
 
+/** Seconds in a time span of TIMESPAN_RE. */
+export function timespanSeconds(span: string): number {
+  const m = /^(\d+)(s|min|h|d)$/.exec(span);
+  if (!m) throw new Error(`not a time span: ${span}`);
+  return Number(m[1]) * { s: 1, min: 60, h: 3600, d: 86400 }[m[2] as 's' | 'min' | 'h' | 'd'];
+}
+
 export const ONE_LINE_RE = /^[^\r\n\0]*$/;
 
 /** git URLs ops fetches: ssh://, https://, git://, file:// or scp-like user@host:path; never an option. */

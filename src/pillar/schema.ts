@@ -27,6 +27,7 @@ import {
   SERVER_NAME_RE,
   SSH_PUBLIC_KEY_RE,
   TIMESPAN_RE,
+  timespanSeconds,
   UNIX_NAME_RE,
   URL_PATH_RE,
 } from './forms.js';
@@ -170,10 +171,15 @@ export const pillarSchema = z
           .strictObject({
             email: z.string().regex(EMAIL_RE, 'must be an email address (the CA writes to it about expiring certificates)').describe('contact address of the ACME account'),
             directory: z.string().refine(isHttpsUrl, 'must be the https:// URL of an ACME directory').default(LETS_ENCRYPT).describe('ACME directory URL (default: Let\'s Encrypt production)'),
-            domains: z.array(domainName).default([]).describe('names beside `domain` in the same certificate'),
+            domains: z.array(z.string().refine(isDomainName, 'must be a host name (letters, digits, - and .; no wildcard: HTTP-01 cannot prove one; an IDN in its xn-- form)')).max(99, 'at most 99 names beside `domain` (a CA takes 100 per certificate)').default([]).describe('names beside `domain` in the same certificate'),
             directory_ca: z.string().refine(isPemCertificates, 'must be PEM certificates (-----BEGIN CERTIFICATE-----)').optional().describe("for a private ACME CA: the certificates that sign its directory's HTTPS (default: the system's)"),
             renew_before_days: z.number().int().min(1).max(3650).optional().describe('renew when fewer days are left (default: 30, or a third of a shorter lifetime)'),
-            check_every: z.string().regex(TIMESPAN_RE, 'must be a time span such as 12h, 30min, 1d').default('12h').describe("how often the master's timer checks the certificate"),
+            check_every: z
+              .string()
+              .regex(TIMESPAN_RE, 'must be a time span such as 12h, 30min, 1d')
+              .refine((v) => !TIMESPAN_RE.test(v) || (timespanSeconds(v) >= 10 && timespanSeconds(v) <= 86_400), 'must be between 10s and 1d (a certificate must not expire between two checks)')
+              .default('12h')
+              .describe("how often the master's timer checks the certificate"),
           })
           .optional()
           .describe('certificates from an ACME CA (HTTP-01 through the balancers), issued by the master and renewed by a timer there'),
@@ -206,6 +212,8 @@ export const pillarSchema = z
       if (!valid.has(job.role)) ctx.addIssue({ code: 'custom', path: ['cron', i, 'role'], message: `unknown role '${job.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });
     });
     if (p.tls.acme && !p.domain) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'a certificate from an ACME CA needs the site\'s `domain:`' });
+    if (p.tls.acme && p.domain && p.domain.length > 64) ctx.addIssue({ code: 'custom', path: ['domain'], message: "at most 64 characters with tls.acme: it is the certificate's common name (put a longer name under tls.acme.domains)" });
+    if (p.tls.acme && ('ssl_cert' in p.secrets || 'ssl_key' in p.secrets)) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'the pillar has both tls.acme and ssl_cert/ssl_key: keep one (the CA\'s certificate, or your own)' });
     let masters = 0;
     for (const [host, s] of Object.entries(p.servers)) {
       s.roles.forEach((r, i) => {

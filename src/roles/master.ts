@@ -6,23 +6,18 @@
 import { REMOTE_OPS } from '../provision/bundle.js';
 import type { State } from '../states/types.js';
 import { renewalUnits } from '../tls/paths.js';
-import { text, type RoleContext, type RoleParts } from './context.js';
 import { systemdExec } from './escape.js';
-
-/** Seconds in a time span of TIMESPAN_RE (`30s`, `15min`, `12h`, `1d`). */
-function seconds(span: string): number {
-  const m = /^(\d+)(s|min|h|d)$/.exec(span);
-  if (!m) throw new Error(`not a time span: ${span}`);
-  return Number(m[1]) * { s: 1, min: 60, h: 3600, d: 86400 }[m[2] as 's' | 'min' | 'h' | 'd'];
-}
+import { timespanSeconds } from '../pillar/forms.js';
+import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
 
 export function master(ctx: RoleContext): RoleParts {
   const states: State[] = [{ id: 'pkg:master', kind: 'pkg', params: { names: ['nodejs', 'git', 'openssh-client'] } }];
   const { service, timer } = renewalUnits(ctx.env);
   const acme = ctx.pillar.tls.acme;
-  if (acme) {
+  // renewal hands the certificate to balancers: without one there is nothing to renew for
+  if (acme && hostsWith(ctx, 'balancer').length > 0) {
     const every = acme.check_every;
-    const vars = { env: ctx.env, every, jitter: `${Math.min(3600, Math.floor(seconds(every) / 10))}s`, exec: systemdExec([REMOTE_OPS, '__acme-renew', ctx.env]) };
+    const vars = { env: ctx.env, every, jitter: `${Math.min(3600, Math.floor(timespanSeconds(every) / 10))}s`, exec: systemdExec([REMOTE_OPS, '__acme-renew', ctx.env]) };
     states.push(
       { id: `unit:${service}`, kind: 'unit', params: { name: service, content: text(ctx.tpl.render('master/acme-renew.service.njk', vars)) } },
       { id: `unit:${timer}`, kind: 'unit', params: { name: timer, content: text(ctx.tpl.render('master/acme-renew.timer.njk', vars)) }, notify: ['handler:acme-timer-restart'] },
@@ -33,8 +28,8 @@ export function master(ctx: RoleContext): RoleParts {
   // no tls.acme (any more): no renewal timer
   states.push(
     { id: `service:${timer}`, kind: 'service', params: { name: timer, enabled: false, running: false } },
-    { id: `absent:/etc/systemd/system/${timer}`, kind: 'absent', params: { path: `/etc/systemd/system/${timer}` }, requires: [`service:${timer}`] },
-    { id: `absent:/etc/systemd/system/${service}`, kind: 'absent', params: { path: `/etc/systemd/system/${service}` } },
+    { id: `absent:/etc/systemd/system/${timer}`, kind: 'absent', params: { path: `/etc/systemd/system/${timer}` }, requires: [`service:${timer}`], notify: ['handler:daemon-reload'] },
+    { id: `absent:/etc/systemd/system/${service}`, kind: 'absent', params: { path: `/etc/systemd/system/${service}` }, notify: ['handler:daemon-reload'] },
   );
-  return { states };
+  return { states, handlers: [{ id: 'handler:daemon-reload', run: { argv: ['systemctl', 'daemon-reload'] } }] };
 }

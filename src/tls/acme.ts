@@ -14,6 +14,7 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { errorMessage, OperationError, UsageError } from '../errors.js';
 import { writeFileAtomic, writeFilesAtomic } from '../fsutil.js';
+import { printable } from '../pillar/forms.js';
 import { NGINX_RELOAD } from '../roles/balancer.js';
 import { text } from '../roles/context.js';
 import type { Connection } from '../ssh/connection.js';
@@ -115,7 +116,10 @@ function current(env: string): Current | undefined {
       .map((s) => s.trim())
       .filter((s) => s.startsWith('DNS:'))
       .map((s) => s.slice(4).toLowerCase());
-    return { cert, pem, key: readFileSync(f.key, 'utf8'), notAfter: new Date(cert.validTo), names };
+    const key = readFileSync(f.key, 'utf8');
+    // a certificate and key that do not belong together (a write cut between them) are not held
+    if (!cert.checkPrivateKey(createPrivateKey(key))) return undefined;
+    return { cert, pem, key, notAfter: new Date(cert.validTo), names };
   } catch {
     return undefined;
   }
@@ -137,7 +141,6 @@ export function dueReason(cfg: Pick<AcmeConfig, 'names' | 'directory' | 'renew_b
 /** Issues (or renews) the certificate when it is due, then makes every balancer serve the one held. */
 export async function ensureCertificate(cfg: AcmeConfig, opts: EnsureOptions): Promise<CertificateOutcome> {
   const f = files(cfg.env);
-  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
   const domain = cfg.names[0] ?? '';
   const state = readJson<Held>(f.state) ?? {};
   let held = current(cfg.env);
@@ -147,12 +150,15 @@ export async function ensureCertificate(cfg: AcmeConfig, opts: EnsureOptions): P
     const status = why ? (held ? 'would-renew' : 'would-issue') : 'valid';
     return { ...base, status, not_after: held?.notAfter.toISOString() ?? null, changed: 0, fatal: false, ...(why ? { reason: why } : {}) };
   }
-  const conns = await connectAll(cfg, opts.session);
+  mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+  const { conns, unreachable } = await connectAll(cfg, opts.session);
   let error: string | undefined;
   let issued = false;
   if (why) {
     opts.event('tls', { status: 'requesting', domain, names: cfg.names, reason: why, directory: cfg.directory });
     try {
+      // the CA's request may reach any balancer: each one must hold the token
+      if (unreachable.length > 0) throw new OperationError(`not asked: every balancer must answer the CA's challenge, and ${unreachable.join(', ')} is unreachable`);
       const got = await issue(cfg, conns, opts);
       writeFilesAtomic([
         { path: f.key, text: got.key, mode: 0o600 },
@@ -165,28 +171,36 @@ export async function ensureCertificate(cfg: AcmeConfig, opts: EnsureOptions): P
       error = errorMessage(e);
       writeFileAtomic(f.state, `${JSON.stringify({ ...state, last_error: error, last_error_at: new Date().toISOString() })}\n`, 0o600);
     }
+  } else if (unreachable.length > 0) {
+    opts.event('tls', { status: 'warning', domain, error: `${unreachable.join(', ')} is unreachable: it gets the certificate at a later deploy or renewal` });
   }
-  // every balancer serves the held certificate (a new balancer gets it too), also after a failed renewal
+  // What is held serves on every balancer (a new balancer gets it too, also after a failed
+  // renewal) — unless it is not for these names or this CA (they changed and the CA refused).
+  const covers = held !== undefined && cfg.names.every((n) => held?.cert.checkHost(n) !== undefined) && (issued || state.directory === cfg.directory);
   let changed = 0;
-  if (held) changed = await handOver(held, domain, conns, opts);
+  if (held && covers) changed = await handOver(held, domain, conns, opts);
   const notAfter = held?.notAfter.toISOString() ?? null;
   if (error !== undefined) {
-    const fatal = !held || held.notAfter.getTime() - Date.now() < 7 * DAY || opts.force === true;
-    return { ...base, status: 'failed', not_after: notAfter, changed, error, fatal };
+    const fatal = !held || !covers || held.notAfter.getTime() - Date.now() < 7 * DAY || opts.force === true;
+    return { ...base, status: 'failed', not_after: covers ? notAfter : null, changed, error, fatal };
   }
   return { ...base, status: issued ? (why === 'no certificate from the CA yet' ? 'issued' : 'renewed') : 'valid', not_after: notAfter, changed, fatal: false };
 }
 
-async function connectAll(cfg: AcmeConfig, session: SshSession): Promise<Map<string, Connection>> {
+/** A connection to each balancer that answers; the names of those that do not. */
+async function connectAll(cfg: AcmeConfig, session: SshSession): Promise<{ conns: Map<string, Connection>; unreachable: string[] }> {
   const conns = new Map<string, Connection>();
-  for (const b of cfg.balancers) {
-    try {
-      conns.set(b.name, await session.connect({ name: b.name, address: b.address, port: b.port, user: 'root' }));
-    } catch (e) {
-      throw new OperationError(`certificate for ${cfg.names[0]}: balancer ${b.name} is unreachable (${errorMessage(e)}); every balancer must answer the CA's challenge`);
-    }
-  }
-  return conns;
+  const unreachable: string[] = [];
+  await Promise.all(
+    cfg.balancers.map(async (b) => {
+      try {
+        conns.set(b.name, await session.connect({ name: b.name, address: b.address, port: b.port, user: 'root' }));
+      } catch (e) {
+        unreachable.push(`${b.name} (${errorMessage(e)})`);
+      }
+    }),
+  );
+  return { conns, unreachable: unreachable.sort() };
 }
 
 /** Runs states on every balancer at once; a failed state is an error naming the host. */
@@ -260,7 +274,7 @@ async function issue(cfg: AcmeConfig, conns: Map<string, Connection>, opts: Ensu
         await onEvery(conns, () => [{ id: `file:${path}`, kind: 'file', params: { path, content: text(keyAuthorization), mode: 0o644 } }], opts, false);
         for (const b of cfg.balancers) {
           const got = await servedToken(b.address, authz.identifier.value, challenge.token);
-          if (got !== keyAuthorization) opts.event('tls', { status: 'warning', domain: authz.identifier.value, host: b.name, error: `${b.name} does not answer the challenge on port 80 itself: ${got.slice(0, 200)}` });
+          if (got !== keyAuthorization) opts.event('tls', { status: 'warning', domain: authz.identifier.value, host: b.name, error: `${b.name} does not answer the challenge on port 80 itself: ${printable(got.slice(0, 200))}` });
         }
       },
       challengeRemoveFn: async (_authz, challenge) => {
@@ -281,9 +295,9 @@ async function issue(cfg: AcmeConfig, conns: Map<string, Connection>, opts: Ensu
 /** The CA's own words (an RFC 7807 problem, or what acme-client read of one), else why it was not reached. */
 function caReason(e: unknown, directory: string): string {
   const data = (e as { response?: { data?: { detail?: string; type?: string } } }).response?.data;
-  if (data?.detail) return `the CA at ${directory} said: ${data.detail}${data.type ? ` (${data.type})` : ''}`;
-  const m = errorMessage(e);
-  if (e instanceof OperationError) return m;
+  if (data?.detail) return `the CA at ${directory} said: ${printable(data.detail)}${data.type ? ` (${printable(data.type)})` : ''}`;
+  if (e instanceof OperationError) return e.message;
+  const m = printable(errorMessage(e));
   // a network or TLS error of the HTTP client (it has a code and no response), or no directory there
   const unreached = (typeof (e as { code?: unknown }).code === 'string' && !(e as { response?: unknown }).response) || /^Attempting to read ACME directory/.test(m);
   return unreached ? `cannot reach the CA at ${directory}: ${m}` : `the CA at ${directory} said: ${m}`;

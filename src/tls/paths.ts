@@ -12,12 +12,13 @@ export const CHALLENGE_DIR = `${ACME_WEBROOT}/.well-known/acme-challenge`;
 
 /** The certificate a balancer serves for the domain: self-signed until the CA's is handed over. */
 export function servedCertificate(domain: string): { cert: string; key: string } {
-  return { cert: `/etc/ssl/ops/${domain}.acme.crt`, key: `/etc/ssl/ops/${domain}.acme.key` };
+  const d = domain.toLowerCase();
+  return { cert: `/etc/ssl/ops/${d}.acme.crt`, key: `/etc/ssl/ops/${d}.acme.key` };
 }
 
-/** The master's folder for one environment's certificate (0700, root). */
+/** The master's folder for one environment's certificate (0700, root), in the environment's own. */
 export function acmeStateDir(env: string): string {
-  return `${MASTER_WORK}/acme/${env}`;
+  return `${MASTER_WORK}/${env}/acme`;
 }
 
 /** The names of the certificate: the domain first, then the extra ones, each once. */

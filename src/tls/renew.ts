@@ -15,6 +15,8 @@ import type { Output } from '../ui/output.js';
 import { ensureCertificate, keptConfig } from './acme.js';
 import { tlsLine } from './report.js';
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'] as const;
+
 export async function renewOnMaster(out: Output, env: string, force: boolean): Promise<number> {
   const { cfg, knownHosts } = keptConfig(env);
   const say = (type: string, data: Record<string, unknown>) => {
@@ -24,17 +26,36 @@ export async function renewOnMaster(out: Output, env: string, force: boolean): P
       if (line) out.info(line);
     }
   };
-  const lock = await acquireLock({ env, user: 'acme-renew', what: 'certificate renewal', waitSeconds: 900, log: (message) => say('lock', { message }) });
-  const session = new SshSession({ knownHosts: KnownHosts.load([knownHosts]), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
+  // An interrupt (Ctrl-C of `ops tls renew`, the operator's connection gone, `systemctl stop`)
+  // lets the renewal finish its step and release the lock: a lock left behind would stop every
+  // later deploy and renewal.
+  let interrupted = false;
+  const note = () => {
+    interrupted = true;
+  };
+  const quiet = () => undefined;
+  for (const s of SIGNALS) process.on(s, note);
+  process.stdout.on('error', quiet);
+  process.stderr.on('error', quiet);
   try {
-    const r = await ensureCertificate(cfg, { session, force, event: say });
-    say('tls', { ...r });
-    return r.status === 'failed' ? 1 : 0;
-  } catch (e) {
-    say('tls', { status: 'failed', domain: cfg.names[0], names: cfg.names, error: errorMessage(e), fatal: true });
-    return 1;
+    const lock = await acquireLock({ env, user: 'acme-renew', what: 'certificate renewal', waitSeconds: 900, log: (message) => say('lock', { message }) });
+    let session: SshSession | undefined;
+    try {
+      session = new SshSession({ knownHosts: KnownHosts.load([knownHosts]), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
+      const r = await ensureCertificate(cfg, { session, force, event: say });
+      say('tls', { ...r });
+      if (interrupted) return 130;
+      return r.status === 'failed' ? 1 : 0;
+    } catch (e) {
+      say('tls', { status: 'failed', domain: cfg.names[0], names: cfg.names, error: errorMessage(e), fatal: true });
+      return 1;
+    } finally {
+      await session?.closeAll();
+      lock.release();
+    }
   } finally {
-    await session.closeAll();
-    lock.release();
+    for (const s of SIGNALS) process.removeListener(s, note);
+    process.stdout.removeListener('error', quiet);
+    process.stderr.removeListener('error', quiet);
   }
 }

@@ -294,6 +294,10 @@ describe('the hostile-pillar corpus', () => {
       ['tls.acme.check_every that adds a unit line', 'staging', 'tls:\n  acme: {email: a@b.example, check_every: "12h\\nExecStart=/bin/sh"}\n', 'tls.acme.check_every', /time span/, 'acme:'],
       ['tls.acme.directory_ca that is not a certificate', 'staging', 'tls:\n  acme: {email: a@b.example, directory_ca: "-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"}\n', 'tls.acme.directory_ca', /PEM certificates/, 'acme:'],
       ['tls.acme.renew_before_days as text', 'staging', 'tls:\n  acme: {email: a@b.example, renew_before_days: "30; x"}\n', 'tls.acme.renew_before_days', /expected number/, 'acme:'],
+      ['tls.acme.check_every too short for a CA', 'staging', 'tls:\n  acme: {email: a@b.example, check_every: 5s}\n', 'tls.acme.check_every', /between 10s and 1d/, 'acme:'],
+      ['tls.acme.check_every too long for a certificate', 'staging', 'tls:\n  acme: {email: a@b.example, check_every: 30d}\n', 'tls.acme.check_every', /between 10s and 1d/, 'acme:'],
+      ['tls.acme beside the pillar\'s own certificate', 'staging', 'secrets:\n  ssl_cert: x\n  ssl_key: y\ntls:\n  acme: {email: a@b.example}\n', 'tls.acme', /both tls\.acme and ssl_cert/, 'acme:'],
+      ['a domain too long for a common name with tls.acme', 'staging', `domain: ${'a'.repeat(60)}.example\ntls:\n  acme: {email: a@b.example}\n`, 'domain', /at most 64 characters/, 'aaaa'],
       ['tls.hsts as text', 'staging', 'tls:\n  hsts: "yes"\n', 'tls.hsts', /expected boolean/, 'hsts'],
       ['default_environment that is not an environment name', 'project', "default_environment: \"a$(id)\"\n", 'default_environment', /environment name/, 'a$(id)'],
     ];
@@ -382,6 +386,8 @@ describe('the hostile-pillar corpus', () => {
       const timer = content(m, 'unit:ops-acme-renew-staging.timer');
       expect(timer.split('\n').filter((l) => /Sec=/.test(l))).toEqual(['OnActiveSec=30min', 'OnUnitActiveSec=30min', 'RandomizedDelaySec=180s']);
       expect(lineOf(content(m, 'unit:ops-acme-renew-staging.service'), /^ExecStart=/)).toBe('ExecStart="/usr/local/bin/ops" "__acme-renew" "staging"');
+      // the master hands over to the lower-case path: nginx reads that one whatever the pillar's case
+      expect(lineOf(content(rendered({ ...acme, domain: 'Demo.Example' }, 'lb'), 'file:/etc/nginx/sites-available/demo.conf'), /ssl_certificate /)).toBe('    ssl_certificate /etc/ssl/ops/demo.example.acme.crt;');
       // without tls.acme: no placeholder at the CA's path, no timer
       expect(rendered({}, 'lb').find((s) => s.id === 'dir:/var/lib/ops-acme-challenge')).toBeUndefined();
       expect(rendered({}, 'm').find((s) => s.id === 'service:ops-acme-renew-staging.timer')?.params).toMatchObject({ enabled: false, running: false });

@@ -1,6 +1,6 @@
 /** What `ops tls renew` does on the operator's side: runs `__acme-renew` on the master and shows its events. */
 import type { Handler } from '../command.js';
-import { execMasterEvents } from '../../converge/master-conn.js';
+import { execMasterEvents, masterFailure } from '../../converge/master-conn.js';
 import { loadPillar } from '../../pillar/load.js';
 import { UsageError } from '../../errors.js';
 import { tlsLine } from '../../tls/report.js';
@@ -13,9 +13,11 @@ export const renew: Handler = async (ctx, args, opts) => {
   if (!pillar.data.tls.acme) throw new UsageError(`'${env}' has no tls.acme in its pillar: its certificate is not from an ACME CA`, `see README, "Certificates from an ACME CA"`);
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   try {
+    let reported = false;
     const r = await execMasterEvents(conn, ['--json', '__acme-renew', env, ...(opts.force ? ['--force'] : [])], {
       stdin: Buffer.alloc(0),
       onEvent: (e) => {
+        if (e.type === 'tls') reported = true;
         if (ctx.opts.json) process.stdout.write(`${redactor.redact(JSON.stringify(e))}\n`);
         else {
           const line = tlsLine(e);
@@ -24,6 +26,8 @@ export const renew: Handler = async (ctx, args, opts) => {
       },
       onText: (line) => ctx.out.info(`${conn.target.name} | ${line}`),
     });
+    // the master's own error (no certificate kept yet, a held lock): one line of ours, its exit code
+    if (r.code !== 0 && !reported && r.stderr.trim()) throw masterFailure(conn, r.code, r.stderr);
     for (const l of r.stderr.split('\n').filter((x) => x.trim())) ctx.out.info(`${conn.target.name} | ${l}`);
     return r.code ?? 1;
   } finally {

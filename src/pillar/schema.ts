@@ -163,6 +163,10 @@ export const pillarSchema = z
     servers: z.record(serverName, serverSchema).default({}),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), scalar).default({}),
     secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name'), z.string()).default({}),
+    env_aliases: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the name of a variable of the app\'s environment'))
+      .default({})
+      .describe('more names for variables of the app\'s environment, e.g. CELERY_BROKER_URL: AMQP_URL (no value copied into the pillar)'),
     http_auth: z.record(z.string().regex(HTTP_USER_RE, 'a basic-auth user name (no : or blanks)'), z.string().min(1)).default({}).describe('basic-auth users (balancers only)'),
     cron: z.array(cronSchema).default([]),
     tls: z

@@ -3,6 +3,8 @@
  * /var/www/<project>/ layout), names of the database and broker objects, the services' addresses,
  * and the one environment file all app processes read.
  */
+import { isIP } from 'node:net';
+import { UsageError } from '../errors.js';
 import { quote } from '../ssh/quote.js';
 import { systemdExec } from './escape.js';
 import { appHosts, hostsWith, type Host, type RoleContext } from './context.js';
@@ -52,8 +54,9 @@ export function clientsOfServices(ctx: RoleContext): Host[] {
 }
 
 /**
- * The app's environment on this host: service addresses from the inventory, then pillar `env:`
- * (which overrides them), then the app's secrets — never deploy_key, ssl_cert, ssl_key.
+ * The app's environment on this host: service addresses and URLs from the inventory, then pillar
+ * `env:` (which overrides them), then the app's secrets — never deploy_key, ssl_cert, ssl_key —
+ * then `env_aliases` (another name for a variable set here, e.g. CELERY_BROKER_URL: AMQP_URL).
  */
 export function appEnvironment(ctx: RoleContext): Record<string, string> {
   const name = serviceName(ctx);
@@ -65,9 +68,40 @@ export function appEnvironment(ctx: RoleContext): Record<string, string> {
   if (db) Object.assign(vars, { DB_NAME: name, DB_USER: name, DB_HOST: db.privateAddress, DB_PORT: String(PORTS.db) });
   if (cache) vars.CACHE_HOST = `${cache.privateAddress}:${cachePort(ctx)}`;
   if (queue) Object.assign(vars, { BROKER_HOST: `${queue.privateAddress}:${PORTS.queue}`, BROKER_VHOST: name, BROKER_USER: name });
+  Object.assign(vars, serviceUrls(ctx));
   for (const [k, v] of Object.entries(ctx.pillar.env)) vars[k] = String(v);
   for (const [k, v] of Object.entries(ctx.pillar.secrets)) if (!(RESERVED_SECRETS as readonly string[]).includes(k)) vars[k] = v;
+  for (const [alias, of] of Object.entries(ctx.pillar.env_aliases)) {
+    const v = vars[of];
+    if (v === undefined) throw new UsageError(`env_aliases.${alias}: the app's environment has no ${of} on ${ctx.host.name}`, `names it has: ${Object.keys(vars).sort().join(', ')}`);
+    vars[alias] = v;
+  }
   return vars;
+}
+
+/** A URL's host part: an IPv6 address in brackets. */
+function urlHost(address: string): string {
+  return isIP(address) === 6 ? `[${address}]` : address;
+}
+
+/**
+ * The services as the URLs Heroku-style apps read (DATABASE_URL, AMQP_URL, REDIS_URL), built from
+ * the inventory and the secrets; user, password and database percent-encoded. They hold the
+ * passwords, so they live only in the environment file (and the redactor knows the encoded form).
+ */
+export function serviceUrls(ctx: RoleContext): Record<string, string> {
+  const name = serviceName(ctx);
+  const e = encodeURIComponent;
+  const urls: Record<string, string> = {};
+  const db = serviceHost(ctx, 'db');
+  const dbPassword = ctx.pillar.secrets.DB_PASSWORD;
+  if (db && dbPassword !== undefined) urls.DATABASE_URL = `postgres://${e(name)}:${e(dbPassword)}@${urlHost(db.privateAddress)}:${PORTS.db}/${e(name)}`;
+  const queue = serviceHost(ctx, 'queue');
+  const brokerPassword = ctx.pillar.secrets.BROKER_PASSWORD;
+  if (queue && brokerPassword !== undefined) urls.AMQP_URL = `amqp://${e(name)}:${e(brokerPassword)}@${urlHost(queue.privateAddress)}:${PORTS.queue}/${e(name)}`;
+  const cache = serviceHost(ctx, 'cache');
+  if (cache && ctx.pillar.cache.backend === 'redis') urls.REDIS_URL = `redis://${urlHost(cache.privateAddress)}:${PORTS.redis}/0`;
+  return urls;
 }
 
 /**

@@ -17,7 +17,9 @@ export class Redactor {
 
   /** Registers a plaintext secret; every line of a multi-line secret is registered too. */
   add(secret: string): void {
-    const candidates = [secret, ...secret.split(/\r?\n/)].map((s) => s.trim());
+    const lines = [secret, ...secret.split(/\r?\n/)].map((s) => s.trim());
+    // a secret inside a URL (DATABASE_URL) is percent-encoded: that form is redacted too
+    const candidates = [...lines, ...lines.map(encodeURIComponent)];
     let added = false;
     for (const c of candidates) {
       if (c.length >= MIN_SECRET_LENGTH && !this.secrets.has(c)) {

@@ -256,6 +256,13 @@ describe('db, queue and cache on lab-2; the app on lab-3; the master on lab-1', 
     for (const h of ['lab-1', 'lab-2']) expect(await traces(h, dbPassword), h).toBe('0');
     expect((await psql(dbPassword, 'select current_user')).stdout.trim()).toBe(NAME);
     expect((await psql(old, 'select 1')).stderr).toMatch(/password authentication failed/);
+    // the URLs of the app's environment carry the new password: a Heroku-style app connects with them
+    const withEnv = '/usr/local/lib/ops/with-env /var/www/demo/shared/env python3 -c';
+    const viaUrl = await run('lab-3', `${withEnv} 'import os, psycopg2; c = psycopg2.connect(os.environ["DATABASE_URL"]); k = c.cursor(); k.execute("select current_user"); print("db", k.fetchone()[0])'`);
+    expect(viaUrl.stdout.trim(), viaUrl.stderr).toMatch(new RegExp(`(^|\\| )db ${NAME}$`));
+    const amqp = await run('lab-3', `${withEnv} 'import os, kombu; c = kombu.Connection(os.environ["AMQP_URL"]); c.connect(); print("amqp", c.connected); c.release()'`);
+    expect(amqp.stdout, amqp.stderr).toMatch(/amqp True/);
+    expect(viaUrl.stdout + viaUrl.stderr + amqp.stdout + amqp.stderr).not.toContain(dbPassword);
     const again = await deployJson();
     expect(again.summary).toMatchObject({ changed: 0, failed: 0 });
   });
@@ -274,6 +281,7 @@ describe('db, queue and cache on lab-2; the app on lab-3; the master on lab-1', 
       'inactive',
       'disabled',
     ]);
+    expect((await run('lab-3', 'grep ^export\\ REDIS_URL= /var/www/demo/shared/env')).stdout.trim()).toMatch(new RegExp(`export REDIS_URL='?redis://${addr('lab-2')}:6379/0'?$`));
     expect((await run('lab-3', 'grep ^export\\ CACHE_HOST= /var/www/demo/shared/env')).stdout.trim()).toMatch(
       new RegExp(`^export CACHE_HOST='?${addr('lab-2')}:6379'?$`),
     );

@@ -4,7 +4,7 @@
  * pipeline honours at its next safe point. `probe` finds a gone connection at once (a write to
  * the closed channel fails); a blank line every 2 s finds it in between.
  */
-export function watchInterrupts(): { signal: AbortSignal; probe(): Promise<void>; stop(): void } {
+export function watchInterrupts(opts: { heartbeat?: boolean } = {}): { signal: AbortSignal; probe(): Promise<void>; stop(): void } {
   const ac = new AbortController();
   const abort = () => ac.abort();
   // SIGPIPE too: sshd starts commands with its default action (terminate), so a write to the
@@ -25,8 +25,9 @@ export function watchInterrupts(): { signal: AbortSignal; probe(): Promise<void>
         resolve();
       });
     });
-  const beat = setInterval(() => void probe(), 2000);
-  beat.unref();
+  // the heartbeat is for a run over SSH; under systemd (a timer's run) it would only fill the journal
+  const beat = opts.heartbeat === false ? undefined : setInterval(() => void probe(), 2000);
+  beat?.unref();
   return {
     signal: ac.signal,
     probe,

@@ -7,6 +7,7 @@
  */
 import { errorMessage } from '../errors.js';
 import { MASTER_SSH_KEY } from '../converge/paths.js';
+import { watchInterrupts } from '../release/interrupts.js';
 import { acquireLock } from '../release/lock.js';
 import { loadCredentials } from '../ssh/identities.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
@@ -14,8 +15,6 @@ import { SshSession } from '../ssh/session.js';
 import type { Output } from '../ui/output.js';
 import { ensureCertificate, keptConfig } from './acme.js';
 import { tlsLine } from './report.js';
-
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGPIPE'] as const;
 
 export async function renewOnMaster(out: Output, env: string, force: boolean): Promise<number> {
   const { cfg, knownHosts } = keptConfig(env);
@@ -29,14 +28,7 @@ export async function renewOnMaster(out: Output, env: string, force: boolean): P
   // An interrupt (Ctrl-C of `ops tls renew`, the operator's connection gone, `systemctl stop`)
   // lets the renewal finish its step and release the lock: a lock left behind would stop every
   // later deploy and renewal.
-  let interrupted = false;
-  const note = () => {
-    interrupted = true;
-  };
-  const quiet = () => undefined;
-  for (const s of SIGNALS) process.on(s, note);
-  process.stdout.on('error', quiet);
-  process.stderr.on('error', quiet);
+  const watch = watchInterrupts({ heartbeat: false });
   try {
     const lock = await acquireLock({ env, user: 'acme-renew', what: 'certificate renewal', waitSeconds: 900, log: (message) => say('lock', { message }) });
     let session: SshSession | undefined;
@@ -44,7 +36,7 @@ export async function renewOnMaster(out: Output, env: string, force: boolean): P
       session = new SshSession({ knownHosts: KnownHosts.load([knownHosts]), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
       const r = await ensureCertificate(cfg, { session, force, event: say });
       say('tls', { ...r });
-      if (interrupted) return 130;
+      if (watch.signal.aborted) return 130;
       return r.status === 'failed' ? 1 : 0;
     } catch (e) {
       say('tls', { status: 'failed', domain: cfg.names[0], names: cfg.names, error: errorMessage(e), fatal: true });
@@ -54,8 +46,6 @@ export async function renewOnMaster(out: Output, env: string, force: boolean): P
       lock.release();
     }
   } finally {
-    for (const s of SIGNALS) process.removeListener(s, note);
-    process.stdout.removeListener('error', quiet);
-    process.stderr.removeListener('error', quiet);
+    watch.stop();
   }
 }

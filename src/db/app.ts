@@ -7,7 +7,7 @@ import { OperationError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { healthWindow, probeOnHost, untilHealthy, type HealthResult } from '../release/health.js';
 import { manageLine } from '../release/manage.js';
-import { appPaths, appUnits } from '../roles/app.js';
+import { activeAppUnits, appPaths, appUnits } from '../roles/app.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
 import { selectTargets } from '../core/targets.js';
@@ -17,7 +17,8 @@ import type { Target } from '../ssh/target.js';
 export class AppControl {
   /** Units that were running (and were stopped), per host. */
   private stopped = new Map<string, { conn: Connection; units: string[] }>();
-  private webStarted = false;
+  /** The first web host's app ports that were started again (for the health check). */
+  private webPorts: number[] = [];
 
   private constructor(
     private readonly session: SshSession,
@@ -42,13 +43,11 @@ export class AppControl {
 
   /** Which app units run where, e.g. `staging-3: demo-web.service` (for the confirmation). */
   async running(): Promise<Map<string, string[]>> {
-    const units = Object.values(appUnits({ project: this.pillar.data.project }));
     const found = new Map<string, string[]>();
     for (const t of this.hosts) {
       const conn = await this.session.connect(t);
-      const r = await captureExec(conn, renderCommand({ argv: ['systemctl', 'is-active', ...units] }, {}, { loginUser: conn.user }));
-      const states = r.out.toString('utf8').trim().split('\n');
-      const active = units.filter((_, i) => states[i] === 'active');
+      const r = await captureExec(conn, renderCommand({ line: activeAppUnits({ project: this.pillar.data.project }) }, {}, { loginUser: conn.user }));
+      const active = r.out.toString('utf8').split('\n').filter((u) => /^[A-Za-z0-9_.@-]+\.service$/.test(u));
       if (active.length > 0) found.set(t.name, active);
     }
     return found;
@@ -72,7 +71,7 @@ export class AppControl {
     for (const [name, { conn, units }] of this.stopped) {
       const r = await captureExec(conn, this.root(conn, ['systemctl', 'start', ...units])).catch((e: Error) => ({ code: 1, err: e.message }));
       if (r.code !== 0) failed.push(`${name}: cannot start ${units.join(' ')}: ${r.err.trim()}`);
-      else if (name === this.web?.name && units.includes(appUnits({ project: this.pillar.data.project }).web)) this.webStarted = true;
+      else if (name === this.web?.name) this.webPorts = units.map((u) => this.webPort(u)).filter((p): p is number => p !== undefined);
     }
     this.stopped.clear();
     return failed;
@@ -95,12 +94,25 @@ export class AppControl {
     return `${this.web.name}: migrate`;
   }
 
-  /** The health check against the first web host's app server, when it was started again. */
+  /** The port a web unit serves on: app.port, or a Procfile web instance's. */
+  private webPort(unit: string): number | undefined {
+    const project = this.pillar.data.project;
+    if (unit === appUnits({ project }).web) return this.pillar.data.app.port;
+    const n = unit.startsWith(`${project}-web@`) ? Number(/@([0-9]+)\.service$/.exec(unit)?.[1]) : NaN;
+    return Number.isInteger(n) && n > 0 ? this.pillar.data.app.port + n - 1 : undefined;
+  }
+
+  /** The health check against the first web host's app servers, when they were started again. */
   async health(): Promise<HealthResult | undefined> {
     const web = this.web;
-    if (!web || !this.webStarted) return undefined;
+    if (!web || this.webPorts.length === 0) return undefined;
     const conn = await this.session.connect(web);
     const data = this.pillar.data;
-    return untilHealthy(() => probeOnHost(conn, { port: data.app.port, domain: data.domain, check: data.healthcheck }), healthWindow(data.healthcheck));
+    let last: HealthResult | undefined;
+    for (const port of this.webPorts) {
+      last = await untilHealthy(() => probeOnHost(conn, { port, domain: data.domain, check: data.healthcheck }), healthWindow(data.healthcheck));
+      if (!last.ok) return last;
+    }
+    return last;
   }
 }

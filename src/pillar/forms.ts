@@ -72,6 +72,9 @@ export function timespanSeconds(span: string): number {
   return Number(m[1]) * { s: 1, min: 60, h: 3600, d: 86400 }[m[2] as 's' | 'min' | 'h' | 'd'];
 }
 
+/** A Procfile process type as Heroku takes it; it names systemd units (`<project>-<type>@N`). */
+export const PROCESS_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$/;
+
 export const ONE_LINE_RE = /^[^\r\n\0]*$/;
 
 /** git URLs ops fetches: ssh://, https://, git://, file:// or scp-like user@host:path; never an option. */

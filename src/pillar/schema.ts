@@ -29,6 +29,7 @@ import {
   TIMESPAN_RE,
   timespanSeconds,
   UNIX_NAME_RE,
+  PROCESS_TYPE_RE,
   URL_PATH_RE,
 } from './forms.js';
 
@@ -127,18 +128,29 @@ export const pillarSchema = z
       .default({ branch: 'main' }),
     app: z
       .strictObject({
-        type: z.enum(['django', 'command']).default('django').describe('django, or any app started by start_command'),
-        manage_command: oneLine.min(1).default('python manage.py').describe('run by manage-run, in the current release'),
+        type: z.enum(['django', 'command', 'procfile']).default('django').describe('django; command (one start_command); procfile (the processes of the Procfile in the release, as on Heroku)'),
+        manage_command: oneLine.min(1).optional().describe('run by manage-run, in the current release (django: python manage.py; other apps: the words after -- are the command)'),
         wsgi: pythonRef.optional().describe('WSGI application for gunicorn (django default: <project>.wsgi:application)'),
         start_command: oneLine.min(1).optional().describe('command that starts the app (type: command); must listen on $PORT'),
         requirements: relativePath.optional().describe('pip requirements file, relative to the app repo: each release gets a virtualenv (with the system packages visible)'),
         pip_args: z.array(oneLine).default([]).describe('extra pip install arguments, e.g. [--no-index, --find-links, wheels]'),
         port: port.default(8000).describe('port the app server listens on, for balancers'),
-        workers: z.number().int().min(1).max(64).default(3),
+        workers: z.number().int().min(1).max(64).default(3).describe('gunicorn workers (django); WEB_CONCURRENCY for other apps'),
         collectstatic: z.boolean().default(true),
         packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, 'a Debian package name')).default([]).describe('Debian packages the app needs on web and worker hosts'),
       })
+      .transform((a) => ({ ...a, manage_command: a.manage_command ?? (a.type === 'django' ? 'python manage.py' : '') }))
       .default({ type: 'django', manage_command: 'python manage.py', port: 8000, workers: 3, collectstatic: true, packages: [], pip_args: [] }),
+    processes: z
+      .record(
+        z.string().regex(PROCESS_TYPE_RE, 'a Procfile process type (letters, digits, _ and -, at most 30)').refine((t) => t !== 'release', 'release is the release phase, not a process: it runs once per release'),
+        z.strictObject({
+          count: z.number().int().min(0).max(32).default(1).describe('instances of the process (systemd units <project>-<type>@1…N); 0 runs none'),
+          role: z.enum(['web', 'worker']).optional().describe('hosts that run it (default: web for web, worker for every other type)'),
+        }),
+      )
+      .default({})
+      .describe('app.type procfile: how many of each Procfile process run, and where'),
     releases: z.strictObject({ keep: z.number().int().min(2).max(100).default(5) }).default({ keep: 5 }),
     healthcheck: z
       .strictObject({
@@ -215,6 +227,8 @@ export const pillarSchema = z
     p.cron.forEach((job, i) => {
       if (!valid.has(job.role)) ctx.addIssue({ code: 'custom', path: ['cron', i, 'role'], message: `unknown role '${job.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });
     });
+    if (Object.keys(p.processes).length > 0 && p.app.type !== 'procfile') ctx.addIssue({ code: 'custom', path: ['processes'], message: `processes are the Procfile's: they need app.type: procfile (this app is ${p.app.type})` });
+    if (p.processes.web?.role === 'worker') ctx.addIssue({ code: 'custom', path: ['processes', 'web', 'role'], message: 'the web process runs on web hosts, behind the balancers' });
     if (p.tls.acme && !p.domain) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'a certificate from an ACME CA needs the site\'s `domain:`' });
     if (p.tls.acme && p.domain && p.domain.length > 64) ctx.addIssue({ code: 'custom', path: ['domain'], message: "at most 64 characters with tls.acme: it is the certificate's common name (put a longer name under tls.acme.domains)" });
     if (p.tls.acme && ('ssl_cert' in p.secrets || 'ssl_key' in p.secrets)) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'the pillar has both tls.acme and ssl_cert/ssl_key: keep one (the CA\'s certificate, or your own)' });

@@ -21,10 +21,13 @@ function commandIn(release: string, manageCommand: string): string {
   return m ? `${pythonOf(release)}${manageCommand.slice(m[0].length - m[1]!.length)}` : manageCommand;
 }
 
-/** The line to run as root on a web host; `args` are quoted by ops (never a secret). */
+/**
+ * The line to run as root on a web host; `args` are quoted by ops (never a secret). An empty
+ * management command (apps other than Django, by default) makes the arguments the command.
+ */
 export function manageLine(t: ManageTarget, args: readonly string[], release?: string): string {
   const dir = release ?? appPaths(t).current;
-  return appShellLine(t, `${commandIn(dir, t.manageCommand)} ${shellLine(args)}`.trimEnd(), dir);
+  return appShellLine(t, commandIn(dir, [t.manageCommand, args.length > 0 ? shellLine(args) : ''].filter(Boolean).join(' ')), dir);
 }
 
 /**

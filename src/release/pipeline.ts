@@ -19,6 +19,9 @@ import { appendHistory, type ReleaseRecord } from './history.js';
 import { manageLine } from './manage.js';
 import { buildInputs, fetchSource } from './source.js';
 import type { HookPoint } from '../pillar/schema.js';
+import type { Templates } from '../roles/templates.js';
+import { appShellLine } from './manage.js';
+import { applyProcesses, parseProcfile, procfileBuildLines, processSpec, RELEASE_TYPE } from './processes.js';
 
 export interface ReleaseContext {
   env: string;
@@ -38,6 +41,15 @@ export interface ReleaseContext {
   event: (type: string, data: Record<string, unknown>) => void;
   /** Runs the project's hooks of a point (shell lines in `dir`, default the current release); throws when one fails. */
   hook?: (point: HookPoint, dir?: string) => Promise<void>;
+  /** The project's templates (with the built-in ones): Procfile apps' units. */
+  tpl: Templates;
+}
+
+/** What a switch needs besides the host: how the app runs. */
+export interface Switching {
+  pillar: Pillar;
+  tpl: Templates;
+  event: (type: string, data: Record<string, unknown>) => void;
 }
 
 export interface ReleaseOutcome {
@@ -100,9 +112,10 @@ function requirementsIn(text: string): boolean {
 export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   const { pillar } = ctx;
   const p = appPaths(pillar);
-  const units = appUnits(pillar);
   const app = pillar.app;
   const django = app.type === 'django';
+  const procfileApp = app.type === 'procfile';
+  const sw: Switching = { pillar, tpl: ctx.tpl, event: ctx.event };
   if (!pillar.repo.url) return skip(ctx, pillar.lab ? 'no repo.url in the pillar (serve an app with `ops lab serve-repo FOLDER`)' : 'no repo.url in the pillar');
   if (ctx.appHosts.length === 0) return skip(ctx, 'no web or worker host in this deploy');
   const branch = ctx.branch ?? pillar.branch ?? pillar.repo.branch;
@@ -114,7 +127,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   const started = Date.now();
 
   step('fetch', { url: pillar.repo.url, branch });
-  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url, branch, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements });
+  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url, branch, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements, procfile: procfileApp });
+  const procfile = procfileApp ? procfileOf(source.procfile, ctx) : undefined;
   const venv = app.requirements !== undefined && requirementsIn(source.requirements);
   const inputs = buildInputs(source, { type: app.type, requirements: app.requirements, pip_args: app.pip_args, wsgi: app.wsgi, start: app.start_command, collectstatic: app.collectstatic });
   await check();
@@ -125,6 +139,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   const [live] = liveIds;
   const liveInputs = liveIds.size === 1 && live ? await readInputs(states[0] as HostState, p.releases, live) : undefined;
   if (live && liveInputs === inputs) {
+    // the processes follow the pillar's counts without a new release
+    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, false, sh, ctx.event));
     ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, changed: 0, duration_ms: Date.now() - started });
     return { status: 'unchanged', id: live };
   }
@@ -139,7 +155,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     // Build everywhere, in parallel; nothing serves from it yet.
     step('build', { id, commit: source.commit, hosts: states.length });
     await mapLimit(states, 32, async (s) => {
-      const build = buildScript({ dir, id, meta, paths: p, user: appUser(pillar), venv, pipArgs: app.pip_args, requirements: app.requirements });
+      const build = buildScript({ dir, id, meta, paths: p, user: appUser(pillar), venv, pipArgs: app.pip_args, requirements: app.requirements, procfile });
       await sh(s.conn, build, source.archive);
       await check();
       if (django) {
@@ -170,6 +186,17 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
       record.migrations = applied(await sh(first.conn, manage(['showmigrations', '--plan']))).filter((m) => !before.has(m));
       step('migrated', { id, host: first.host.name, migrations: record.migrations });
     }
+    // The Procfile's release phase: once, on the first web host, in the new release
+    const releaseCommand = procfile?.get(RELEASE_TYPE);
+    if (releaseCommand !== undefined && first) {
+      step('release-phase', { id, host: first.host.name });
+      try {
+        await sh(first.conn, appShellLine(pillar, `export DYNO=${RELEASE_TYPE}.1 PATH="$(pwd -P)/venv/bin:$PATH"\n${releaseCommand}`, dir));
+      } catch (e) {
+        throw new OperationError(`the release command of ${id} (Procfile \`release:\`) failed on ${first.host.name}: ${errorMessage(e)}`);
+      }
+      step('release-phase-done', { id, host: first.host.name });
+    }
     await check();
     // Last word before traffic moves: a failing hook stops the release here.
     await ctx.hook?.('before_switch', dir);
@@ -178,12 +205,12 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     // Switch: one atomic rename per host, then a graceful reload.
     step('switch', { id });
     switched = states;
-    await mapLimit(states, 32, (s) => switchTo(s, id, p.root, units, app.workers));
+    await mapLimit(states, 32, (s) => switchTo(s, id, sw));
     step('switched', { id });
 
     const health = await healthCheck(ctx, webs);
     if (!health.ok) {
-      const back = await rollBack(ctx, states, p.root, units, app.workers);
+      const back = await rollBack(ctx, states, sw);
       record.status = 'rolled-back';
       record.detail = `health check failed: ${health.detail}`;
       appendHistory(ctx.workDir, record);
@@ -200,7 +227,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   } catch (e) {
     const interrupted = e instanceof Interrupted || ctx.signal.aborted;
     let back = '';
-    if (switched.length > 0) back = await rollBack(ctx, switched, p.root, units, app.workers);
+    if (switched.length > 0) back = await rollBack(ctx, switched, sw);
     // The half-built release goes; what served before keeps serving.
     await mapLimit(states, 32, (s) => sh(s.conn, `rm -rf ${q(dir)}`).catch(() => undefined));
     record.status = interrupted ? 'interrupted' : 'failed';
@@ -210,6 +237,21 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     const hookFailed = switched.length > 0 && !interrupted ? await hookAfter(ctx, 'after_rollback') : undefined;
     return { status: interrupted ? 'interrupted' : 'failed', id, detail: record.detail, hookFailed };
   }
+}
+
+/** The release's Procfile, checked: every type it names can run where the pillar puts it. */
+function procfileOf(text: string | undefined, ctx: ReleaseContext): Map<string, string> {
+  if (text === undefined) throw new OperationError(`app.type is procfile, but the app's ${ctx.branch ?? ctx.pillar.branch ?? ctx.pillar.repo.branch} branch has no Procfile at the top of the repo`);
+  const procfile = parseProcfile(text);
+  const webHosts = ctx.appHosts.filter((h) => hasRole(h, 'web'));
+  if (webHosts.length > 0 && !procfile.has('web')) throw new OperationError('the Procfile has no web process, and the environment has web hosts');
+  for (const type of procfile.keys()) {
+    if (type === RELEASE_TYPE) continue;
+    const spec = processSpec(ctx.pillar, type);
+    if (spec.count > 0 && !ctx.hosts.some((h) => hasRole(h, spec.role))) ctx.event('note', { message: `the Procfile's ${type} process runs on ${spec.role} hosts, and '${ctx.env}' has none` });
+  }
+  for (const type of Object.keys(ctx.pillar.processes)) if (!procfile.has(type)) ctx.event('note', { message: `processes.${type} is in the pillar, but the Procfile has no ${type}` });
+  return procfile;
 }
 
 function skip(ctx: ReleaseContext, why: string): ReleaseOutcome {
@@ -230,8 +272,12 @@ async function readInputs(s: HostState, releases: string, id: string): Promise<s
  * Points `current` at the release (rename over the old link: never a moment without one), then
  * reloads: gunicorn gets HUP and ops waits until every old worker has finished and been replaced;
  * Celery workers restart (queued tasks wait in the broker). Services not running yet start.
+ * Procfile apps: each host's processes of that release, web ones taking over (processes.ts).
  */
-export async function switchTo(s: HostState, id: string, root: string, units: ReturnType<typeof appUnits>, workers: number): Promise<void> {
+export async function switchTo(s: HostState, id: string, sw: Switching): Promise<void> {
+  const { pillar } = sw;
+  const root = appPaths(pillar).root;
+  const units = appUnits(pillar);
   const lines = [
     `set -e`,
     `cd ${q(root)}`,
@@ -242,8 +288,13 @@ export async function switchTo(s: HostState, id: string, root: string, units: Re
     `ln -sfn ${q(`releases/${id}`)} .current.new`,
     `mv -T .current.new current`,
   ];
+  if (pillar.app.type === 'procfile') {
+    await sh(s.conn, lines.join('\n'));
+    await applyProcesses(s, pillar, sw.tpl, id, true, sh, sw.event);
+    return;
+  }
   // In a subshell: its exits end the reload, not the switch script.
-  if (hasRole(s.host, 'web')) lines.push(`(\n${reloadWeb(units.web, workers)}\n)`);
+  if (hasRole(s.host, 'web')) lines.push(`(\n${reloadWeb(units.web, pillar.app.workers)}\n)`);
   if (hasRole(s.host, 'worker')) {
     lines.push(`for u in ${units.worker} ${units.beat}; do if systemctl cat "$u" >/dev/null 2>&1; then systemctl enable --quiet "$u"; systemctl restart "$u"; fi; done`);
   }
@@ -288,7 +339,7 @@ export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' |
 }
 
 /** Back to the release each host served before; returns a note for the error message. */
-async function rollBack(ctx: ReleaseContext, states: HostState[], root: string, units: ReturnType<typeof appUnits>, workers: number): Promise<string> {
+async function rollBack(ctx: ReleaseContext, states: HostState[], sw: Switching): Promise<string> {
   ctx.event('release_step', { step: 'rollback' });
   const notes: string[] = [];
   await mapLimit(states, 32, async (s) => {
@@ -297,7 +348,7 @@ async function rollBack(ctx: ReleaseContext, states: HostState[], root: string, 
       return;
     }
     try {
-      await switchTo(s, s.current, root, units, workers);
+      await switchTo(s, s.current, sw);
     } catch (e) {
       notes.push(`${s.host.name}: switching back failed: ${errorMessage(e)}`);
     }
@@ -322,7 +373,7 @@ ls -1d */ 2>/dev/null | sed 's:/$::' | sort -r | tail -n +${keep + 1} | while re
  * nothing in them — a symbolic link in the archive, a package's build script — acts as root; then
  * they become root's and read-only, as the app never writes its own code.
  */
-export function buildScript(o: { dir: string; id: string; meta: object; paths: { media: string; envFile: string }; user: string; venv: boolean; pipArgs: readonly string[]; requirements: string | undefined }): string {
+export function buildScript(o: { dir: string; id: string; meta: object; paths: { media: string; envFile: string }; user: string; venv: boolean; pipArgs: readonly string[]; requirements: string | undefined; procfile?: ReadonlyMap<string, string> }): string {
   const asApp = [
     'set -e',
     `cd ${q(o.dir)}`,
@@ -331,6 +382,7 @@ export function buildScript(o: { dir: string; id: string; meta: object; paths: {
     `printf '%s\\n' ${q(JSON.stringify(o.meta))} > .ops-release.json`,
     `[ -e media ] || ln -s ${q(o.paths.media)} media`,
     `ln -sfn ${q(o.paths.envFile)} .env`,
+    ...(o.procfile ? procfileBuildLines(o.procfile) : []),
   ];
   if (o.venv && o.requirements !== undefined) {
     const pip = ['venv/bin/pip', 'install', '--no-input', '--disable-pip-version-check', '--quiet', ...o.pipArgs, '-r', o.requirements];

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { knownHostsFiles, repoAt } from '../repo.js';
-import { appPaths, appUnits } from '../roles/app.js';
+import { appPaths } from '../roles/app.js';
+import { templates } from '../roles/templates.js';
 import { hasRole, inventoryHosts } from '../roles/context.js';
 import { decryptPillar } from '../secrets/vault.js';
 import { loadCredentials } from '../ssh/identities.js';
@@ -74,9 +75,9 @@ async function rollback(out: Output, dir: string, loaded: LoadedPillar, req: Rol
       process.stdout.write(`${JSON.stringify(plan)}\n`);
       return 0;
     }
-    const units = appUnits(pillar);
     out.event('rollback_step', { step: 'switch', from: current ?? null, to: target });
-    await mapLimit(states, 32, (s) => switchTo(s, target as string, p.root, units, pillar.app.workers));
+    const sw = { pillar, tpl: templates(join(dir, 'templates')), event: (type: string, data: Record<string, unknown>) => out.event(type, data) };
+    await mapLimit(states, 32, (s) => switchTo(s, target as string, sw));
     const health = await healthCheck({ pillar, hosts, event: (type, data) => out.event(type, data) }, states.filter((s) => hasRole(s.host, 'web')));
     history.rollbacks.push({ from: current, to: target, by: req.by, at: new Date().toISOString() });
     writeHistory(workDir, history);

@@ -10,12 +10,15 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperationError } from '../errors.js';
 import { quote } from '../ssh/quote.js';
+import { PROCFILE } from './processes.js';
 
 export interface AppSource {
   commit: string;
   archive: Buffer;
   /** The requirements file's content at that commit ('' when there is none). */
   requirements: string;
+  /** The Procfile at that commit, when asked for (undefined when the commit has none). */
+  procfile?: string;
 }
 
 function git(args: string[], env: NodeJS.ProcessEnv, maxBuffer = 512 * 1024 * 1024): Promise<Buffer> {
@@ -34,6 +37,7 @@ export async function fetchSource(opts: {
   deployKey?: string;
   knownHosts: string[];
   requirementsPath?: string;
+  procfile?: boolean;
 }): Promise<AppSource> {
   const mirror = join(opts.workDir, 'app.git');
   mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
@@ -61,7 +65,9 @@ export async function fetchSource(opts: {
       requirements = '';
     }
   }
-  return { commit, archive, requirements };
+  let procfile: string | undefined;
+  if (opts.procfile) procfile = (await git(['--git-dir', mirror, 'show', `${commit}:${PROCFILE}`], env).catch(() => undefined))?.toString('utf8');
+  return { commit, archive, requirements, procfile };
 }
 
 /** What a release is built from: a new release is made only when this changes. */

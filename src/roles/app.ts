@@ -31,6 +31,8 @@ export function appPaths(ctx: { project: string }) {
     static: `${root}/public/static`,
     media: `${root}/public/media`,
     ssl: `${root}/ssl`,
+    /** A Procfile app's template units on this host, kept by the release pipeline. */
+    processes: `${root}/processes.list`,
   };
 }
 
@@ -131,6 +133,15 @@ exec "$@"
 /** systemd units of the app. */
 export function appUnits(ctx: { project: string }) {
   return { web: `${ctx.project}-web.service`, worker: `${ctx.project}-worker.service`, beat: `${ctx.project}-beat.service` };
+}
+
+/**
+ * Shell text printing the app's active units on a host, one per line: the app units of its type
+ * and the running instances of a Procfile app's processes (its template units in processes.list).
+ */
+export function activeAppUnits(ctx: { project: string }): string {
+  const units = appUnits(ctx);
+  return `{ for u in ${units.web} ${units.worker} ${units.beat}; do systemctl is-active --quiet "$u" && echo "$u"; done; for t in $(cat ${quote(appPaths(ctx).processes)} 2>/dev/null); do systemctl list-units --plain --no-legend --state=active "\${t%@.service}@*.service" | awk '{print $1}'; done; true; }`;
 }
 
 /**

@@ -10,6 +10,7 @@ import { shellLine } from '../ssh/quote.js';
 import type { Handler, State } from '../states/types.js';
 import { appPaths } from './app.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
+import { webPortRange } from '../release/processes.js';
 import { ACME_WEBROOT, CHALLENGE_DIR, certificateNames, servedCertificate } from '../tls/paths.js';
 
 /** nginx re-reads its configuration and certificates without dropping a connection. */
@@ -62,7 +63,9 @@ export function balancer(ctx: RoleContext): RoleParts {
   if (htpasswd) {
     states.push({ id: `htpasswd:${htpasswd}`, kind: 'htpasswd', params: { path: htpasswd, users, owner: 'root', group: 'www-data', mode: 0o640 }, secret: true, requires: ['pkg:nginx'] });
   } else states.push({ id: `absent:/etc/nginx/${ctx.project}.htpasswd`, kind: 'absent', params: { path: `/etc/nginx/${ctx.project}.htpasswd` } });
-  const upstreams = hostsWith(ctx, 'web').map((h) => `${h.privateAddress}:${ctx.pillar.app.port}`);
+  // a Procfile app's web instances: every port of the two sets on every web host (the idle set refuses at once)
+  const ports = ctx.pillar.app.type === 'procfile' ? webPortRange(ctx.pillar) : { first: ctx.pillar.app.port, last: ctx.pillar.app.port };
+  const upstreams = hostsWith(ctx, 'web').flatMap((h) => Array.from({ length: ports.last - ports.first + 1 }, (_, i) => `${h.privateAddress}:${ports.first + i}`));
   const site = ctx.tpl.render('balancer/site.conf.njk', {
     project: ctx.project,
     domain,

@@ -7,8 +7,9 @@
 import { UsageError } from '../errors.js';
 import type { Handler, State } from '../states/types.js';
 import { quote, shellLine } from '../ssh/quote.js';
-import { appEnvironment, appExecStart, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
+import { activeAppUnits, appEnvironment, appExecStart, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
 import { cronCommand } from './escape.js';
+import { webPortRange } from '../release/processes.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
 
 /** What web and worker hosts share: user, layout, env file, launcher, packages, logrotate, cron. */
@@ -48,12 +49,11 @@ export function appBase(ctx: RoleContext): RoleParts {
     }));
     states.push({ id: `file:${cronFile}`, kind: 'file', params: { path: cronFile, content: text(ctx.tpl.render('web/cron.njk', { project: ctx.project, jobs: lines, paths: p, user })), mode: 0o644 } });
   } else states.push({ id: `absent:${cronFile}`, kind: 'absent', params: { path: cronFile } });
-  const units = appUnits(ctx);
   const handlers: Handler[] = [
     {
       id: 'handler:app-restart',
       // The environment is read at start: restart what already runs (nothing runs before the first release).
-      run: { line: `for u in ${units.web} ${units.worker} ${units.beat}; do systemctl is-active --quiet "$u" && systemctl restart "$u"; done; true` },
+      run: { line: `for u in $(${activeAppUnits(ctx)}); do systemctl restart "$u"; done; true` },
     },
   ];
   return { states, handlers };
@@ -68,12 +68,31 @@ export function cronJobsFor(ctx: RoleContext): { name: string; schedule: string;
   });
 }
 
+/**
+ * A Procfile app runs no single app unit: the units of another app type are stopped and removed
+ * (the release pipeline runs the Procfile's processes).
+ */
+export function retiredUnits(names: string[]): State[] {
+  return names.flatMap((name): State[] => [
+    { id: `service:${name}`, kind: 'service', params: { name, enabled: false, running: false } },
+    { id: `absent:/etc/systemd/system/${name}`, kind: 'absent', params: { path: `/etc/systemd/system/${name}` }, requires: [`service:${name}`] },
+  ]);
+}
+
 export function web(ctx: RoleContext): RoleParts {
   const shared = appBase(ctx);
   const p = appPaths(ctx);
   const user = appUser(ctx);
   const units = appUnits(ctx);
   const app = ctx.pillar.app;
+  if (app.type === 'procfile') {
+    const ports = webPortRange(ctx.pillar);
+    return {
+      states: [...shared.states, ...retiredUnits([units.web])],
+      handlers: shared.handlers,
+      firewall: [{ port: `${ports.first}-${ports.last}`, proto: 'tcp', from: hostsWith(ctx, 'balancer'), comment: 'web processes, from balancers' }],
+    };
+  }
   if (app.type === 'command' && !app.start_command) throw new UsageError(`app.type is command but pillar/project.yml has no app.start_command`);
   const withEnv = shellLine([WITH_ENV, p.envFile]);
   const unit =

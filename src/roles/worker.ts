@@ -3,12 +3,14 @@ import type { State } from '../states/types.js';
 import { shellLine } from '../ssh/quote.js';
 import { appExecStart, appPaths, appUnits, appUser, pythonOf, WITH_ENV } from './app.js';
 import { text, type RoleContext, type RoleParts } from './context.js';
-import { appBase } from './web.js';
+import { appBase, retiredUnits } from './web.js';
 
 export function worker(ctx: RoleContext): RoleParts {
   const shared = appBase(ctx);
   const p = appPaths(ctx);
   const units = appUnits(ctx);
+  // a Procfile app's processes come from the release pipeline
+  if (ctx.pillar.app.type === 'procfile') return { states: [...shared.states, ...retiredUnits([units.worker, units.beat])], handlers: shared.handlers };
   const celery = `exec ${shellLine([WITH_ENV, p.envFile])} ${pythonOf(p.current)} -m celery ${shellLine(['--workdir', p.current, '-A', ctx.pillar.worker.app ?? ctx.project])}`;
   const base = { project: ctx.project, paths: p, user: appUser(ctx) };
   const workerVars = { ...base, exec_start: appExecStart(`${celery} worker ${shellLine(['--loglevel', 'INFO', '--concurrency', String(ctx.pillar.worker.concurrency), '--hostname', `${ctx.project}@%h`])}`) };

@@ -104,7 +104,7 @@ export const manageRun: Handler = async (ctx, args, opts) => {
   try {
     const conn = await session.connect(target);
     const line = manageLine({ project: pillar.data.project, manageCommand: pillar.data.app.manage_command }, words);
-    ctx.out.info(`${target.name}: ${pillar.data.app.manage_command} ${words.join(' ')}`);
+    ctx.out.info(`${target.name}: ${[pillar.data.app.manage_command, ...words].filter(Boolean).join(' ')}`);
     const forward = !process.stdin.isTTY;
     const r = await conn.exec(renderCommand({ line }, { sudo: true }, { loginUser: conn.user }), {
       stdin: forward ? process.stdin : undefined,
@@ -123,7 +123,8 @@ export const manageShell: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
   const target = webTarget(pillar, opts);
-  const shell = pillar.data.app.type === 'django' ? ['shell'] : [];
+  // Django's shell; a shell in the app's environment for other apps (unless manage_command says otherwise)
+  const shell = pillar.data.app.type === 'django' ? ['shell'] : pillar.data.app.manage_command ? [] : ['sh'];
   const line = manageLine({ project: pillar.data.project, manageCommand: pillar.data.app.manage_command }, shell);
   return interactive(ctx, pillar, target, renderCommand({ line }, { sudo: true }, { loginUser: target.user }), opts);
 };

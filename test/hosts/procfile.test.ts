@@ -1,0 +1,222 @@
+/**
+ * A Heroku-style app (test/fixtures/heroku-app: Procfile with web, worker and release; settings
+ * only from DATABASE_URL, CLOUDAMQP_URL, REDIS_URL, PORT and WEB_CONCURRENCY; not one line of it
+ * knows ops) on real lab hosts, booted converged from the run's `demo` snapshot, with a second web
+ * host: lab-3 web+worker, lab-4 balancer+web, lab-2 db+queue+cache (Redis), lab-1 master.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { convergedLab, DEMO } from '../support/converged.js';
+import { curlDemo } from '../support/demo-app.js';
+import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
+import { ops, ROOT, tempRepo, type RunResult } from '../support/ops.js';
+
+const tag = randomBytes(6).toString('hex');
+// characters a URL must percent-encode: the app only works when DATABASE_URL encodes them
+const dbPassword = `canary/db@${tag}:%?#`;
+const encoded = encodeURIComponent(dbPassword);
+let repo: string;
+let hosts: LabHostRow[];
+const outputs: string[] = [];
+const addr = (name: string) => hosts.find((h) => h.name === name)?.address ?? '';
+let version = 0;
+
+async function opsLab(args: string[], input?: string): Promise<RunResult> {
+  const r = await ops(args, { cwd: repo, input });
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+const run = (host: string, line: string) => opsLab(['run', 'lab', '--host', host, '--', line]);
+
+/** Publishes the app (a new VERSION each time), changed by `change`. */
+async function publish(change?: (dir: string) => void): Promise<number> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'ops-app-')), 'heroku-app');
+  cpSync(join(ROOT, 'test/fixtures/heroku-app'), dir, { recursive: true });
+  version++;
+  writeFileSync(join(dir, 'VERSION'), `${version}\n`);
+  change?.(dir);
+  const r = await opsLab(['lab', 'serve-repo', dir, '--name', 'heroku-app']);
+  expect(r.code, r.stderr).toBe(0);
+  return version;
+}
+
+async function page(path = '/'): Promise<Record<string, unknown>> {
+  const r = await curlDemo(addr('lab-4'), path);
+  expect(r.code, r.body).toBe('200');
+  return JSON.parse(r.body) as Record<string, unknown>;
+}
+
+const deploy = () => opsLab(['deploy', 'lab']);
+
+/** The active instances of a process type on a host, e.g. ['demo-worker@1.service']. */
+async function instances(host: string, type: string): Promise<string[]> {
+  const r = await run(host, `systemctl list-units --plain --no-legend --state=active 'demo-${type}@*.service' | awk '{print $1}'`);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.split('\n').map((l) => l.replace(/^lab-\d+\s+\|\s*/, '').trim()).filter((l) => l.endsWith('.service')).sort();
+}
+
+function setProject(processes: string): void {
+  const file = join(repo, 'pillar/project.yml');
+  const base = readFileSync(file, 'utf8').split('\n# --- procfile test ---\n')[0];
+  writeFileSync(
+    file,
+    `${base}\n# --- procfile test ---\n` +
+      [
+        'app:',
+        '  type: procfile',
+        '  port: 8000',
+        '  workers: 2',
+        '  packages: [python3-flask, gunicorn, python3-psycopg2, python3-kombu, python3-redis]',
+        'healthcheck: {path: /healthz, status: 200, timeout: 10}',
+        'env_aliases: {CLOUDAMQP_URL: AMQP_URL}',
+        processes,
+        '',
+      ].join('\n'),
+  );
+}
+
+beforeAll(async () => {
+  requireRoot();
+  repo = tempRepo();
+  hosts = await convergedLab(repo, DEMO);
+  const pw = await opsLab(['encrypt', 'lab', 'DB_PASSWORD', '--write'], dbPassword);
+  expect(pw.code, pw.stderr).toBe(0);
+  // the project.yml of the example is the Django demo's: this app is another one
+  const file = join(repo, 'pillar/project.yml');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/\napp:\n(?: {2}.*\n)+/, '\n').replace(/\nhealthcheck:\n(?: {2}.*\n)+/, '\n'));
+  setProject('processes: {worker: {count: 1}}');
+  appendFileSync(join(repo, 'pillar/lab.yml'), '\ncache:\n  backend: redis\n');
+  expect((await opsLab(['deploy-key', 'lab', '--write'])).code).toBe(0);
+  const role = await opsLab(['add-role', 'lab', 'web', '-H', addr('lab-4')]);
+  expect(role.code, role.stderr).toBe(0);
+  await publish();
+});
+
+afterAll(async () => {
+  if (repo) await labDown(repo);
+});
+
+describe('a Heroku-style app: Procfile, the runtime contract, the release phase', () => {
+  it('deploys on two web hosts; the page reads and writes PostgreSQL through DATABASE_URL', async () => {
+    const r = await deploy();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const first = await page();
+    const second = await page();
+    expect(Number(second.visits)).toBe(Number(first.visits) + 1);
+    // both web hosts serve behind the balancer
+    const seen = new Set<unknown>();
+    for (let i = 0; i < 12 && seen.size < 2; i++) seen.add((await page()).host);
+    expect([...seen].sort()).toEqual(['lab-3', 'lab-4']);
+    expect(await instances('lab-3', 'web')).toHaveLength(1);
+    expect(await instances('lab-4', 'web')).toHaveLength(1);
+  });
+
+  it('the release command ran exactly once, as release.1; web has DYNO, PORT and WEB_CONCURRENCY', async () => {
+    const p = await page();
+    expect(p.release_runs).toBe(1);
+    expect(p.dyno).toMatch(/^web\.1$/);
+    expect(Number(p.port)).toBeGreaterThanOrEqual(8000);
+    expect(p.web_concurrency).toBe('2');
+    const rows = await opsLab(['manage-run', 'lab', '--', 'python', 'once.py']);
+    expect(rows.code, rows.stderr).toBe(0);
+    expect(rows.stdout).toContain('release runs: 1');
+    // gunicorn honours WEB_CONCURRENCY: its master (the unit's main process, or the child of the sh that runs the Procfile line) has 2 workers
+    const procs = await run(
+      'lab-3',
+      `for u in $(systemctl list-units --plain --no-legend --state=active 'demo-web@*.service' | awk '{print $1}'); do m=$(systemctl show -p MainPID --value "$u"); [ "$(cat /proc/$m/comm)" = gunicorn ] || m=$(awk '{print $1}' /proc/$m/task/$m/children); echo "master=$(cat /proc/$m/comm) workers=$(cat /proc/$m/task/$m/children | wc -w)"; done`,
+    );
+    expect(procs.stdout, procs.stderr).toContain('master=gunicorn workers=2');
+  });
+
+  it('the worker consumes a message the page published, as worker.1 (through CLOUDAMQP_URL, an alias of AMQP_URL)', async () => {
+    const msg = `hello-${tag}`;
+    const r = await curlDemo(addr('lab-4'), `/publish?msg=${msg}`, 10);
+    expect(r.body).toBe('queued');
+    let done: unknown[] = [];
+    for (let i = 0; i < 30; i++) {
+      done = (await page('/done')).done as unknown[];
+      if (JSON.stringify(done).includes(msg)) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    expect(done).toContainEqual([msg, 'worker.1']);
+  });
+
+  it('DATABASE_URL?sslmode=require connects over TLS; REDIS_URL reaches the Redis cache', async () => {
+    expect((await page('/ssl')).ssl).toBe(true);
+    const a = Number((await page('/cache')).hits);
+    const b = Number((await page('/cache')).hits);
+    expect(b).toBe(a + 1);
+  });
+
+  it('a new release takes over without a failed request', async () => {
+    const v = await publish();
+    let running = true;
+    const failed: string[] = [];
+    let ok = 0;
+    const loop = (async () => {
+      while (running) {
+        const r = await curlDemo(addr('lab-4'), '/');
+        if (r.code === '200') ok++;
+        else failed.push(`${r.code} ${r.body.slice(0, 80)}`);
+      }
+    })();
+    const r = await deploy();
+    running = false;
+    await loop;
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await page()).version).toBe(String(v));
+    expect(failed).toEqual([]);
+    expect(ok).toBeGreaterThan(10);
+    expect((await page()).release_runs).toBe(2);
+  });
+
+  it('processes.worker.count 1 → 3 → 1 converges to exactly that many units, without a new release', async () => {
+    setProject('processes: {worker: {count: 3}}');
+    let r = await deploy();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await instances('lab-3', 'worker')).toEqual(['demo-worker@1.service', 'demo-worker@2.service', 'demo-worker@3.service']);
+    expect(await instances('lab-4', 'worker')).toEqual([]);
+    setProject('processes: {worker: {count: 1}}');
+    r = await deploy();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await instances('lab-3', 'worker')).toEqual(['demo-worker@1.service']);
+    expect((await page()).release_runs).toBe(2);
+  });
+
+  it('a failing release command stops the deploy, naming it; the previous release serves', async () => {
+    const before = (await page()).version;
+    await publish((dir) => appendFileSync(join(dir, 'release.py'), '\nraise SystemExit("migrations refused")\n'));
+    const r = await deploy();
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/release command of \S+ \(Procfile `release:`\) failed on lab-3/);
+    expect((await page()).version).toBe(before);
+  });
+
+  it('a process type removed from the Procfile is stopped and its unit removed', async () => {
+    await publish((dir) => writeFileSync(join(dir, 'Procfile'), readFileSync(join(dir, 'Procfile'), 'utf8').replace(/^worker:.*\n/m, '')));
+    const r = await deploy();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await instances('lab-3', 'worker')).toEqual([]);
+    const unit = await run('lab-3', 'test -e /etc/systemd/system/demo-worker@.service && echo present || echo absent');
+    expect(unit.stdout).toContain('absent');
+    expect(await instances('lab-3', 'web')).toHaveLength(1);
+  });
+
+  it('the database password, plain or percent-encoded, is in no output, argv or journal', async () => {
+    for (const o of outputs) {
+      expect(o.includes(dbPassword)).toBe(false);
+      expect(o.includes(encoded)).toBe(false);
+    }
+    for (const h of ['lab-3', 'lab-4']) {
+      const b64 = (s: string) => Buffer.from(s).toString('base64');
+      // ps and journalctl write to files first: the grep that reads them holds the value in its own argv
+      const r = await run(h, `ps -eww -o args > /tmp/ps.txt; journalctl --no-pager -o cat > /tmp/journal.txt; for n in "$(echo ${b64(dbPassword)} | base64 -d)" "$(echo ${b64(encoded)} | base64 -d)"; do grep -cF -- "$n" /tmp/ps.txt | sed 's/^/argv=/'; grep -cF -- "$n" /tmp/journal.txt | sed 's/^/journal=/'; done; rm -f /tmp/ps.txt /tmp/journal.txt; true`);
+      expect(r.stdout.match(/argv=(\d+)/g)).toEqual(['argv=0', 'argv=0']);
+      expect(r.stdout.match(/journal=(\d+)/g)).toEqual(['journal=0', 'journal=0']);
+    }
+  });
+});

@@ -30,6 +30,7 @@ export function registerInternalCommands(program: Command): void {
     .option('--no-release')
     .option('--wait-lock <seconds>')
     .option('--force-unlock')
+    .option('--maintenance <message>')
     .option('--by <who>')
     .option('--operator-channel')
     .action(
@@ -43,6 +44,7 @@ export function registerInternalCommands(program: Command): void {
           noRelease: opts.release === false,
           waitLock: opts.waitLock === undefined ? undefined : Number(opts.waitLock),
           forceUnlock: opts.forceUnlock === true,
+          maintenance: opts.maintenance as string | undefined,
           by: opts.by as string | undefined,
           operatorChannel: opts.operatorChannel === true,
         });

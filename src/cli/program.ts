@@ -17,6 +17,7 @@ import { registerTlsCommands } from './tls.js';
 import { registerDbCommands } from './db.js';
 import { registerInternalCommands } from './internal.js';
 import { registerTaskCommand } from './task.js';
+import { registerDayTwoCommands } from './daytwo.js';
 
 export function buildProgram(version: string): Command {
   const program = new Command('ops');
@@ -40,6 +41,7 @@ export function buildProgram(version: string): Command {
   registerReleaseCommands(program);
   registerDbCommands(program);
   registerTlsCommands(program);
+  registerDayTwoCommands(program);
   registerTaskCommand(program);
   registerInternalCommands(program);
 

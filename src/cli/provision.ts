@@ -21,6 +21,7 @@ export function registerProvisionCommands(program: Command): void {
         .option('--no-release', 'converge the servers only; do not release the app')
         .option('--wait-lock [seconds]', 'wait for a running deploy of the environment to finish (default 600 s)')
         .option('--force-unlock', 'break a stale deploy lock (one whose deploy is gone)')
+        .option('--maintenance [message]', 'maintenance mode (ops maintenance) from before the migrations until the health check passes or the release is switched back: for migrations the running release cannot live with')
         .option('-v, --verbose', 'also list states that needed no change'),
     ).action(action(lazy(actions, 'deploy'))),
     [
@@ -29,6 +30,7 @@ export function registerProvisionCommands(program: Command): void {
       'ops deploy production --only web',
       'ops deploy staging --branch feature/login',
       'ops deploy production --wait-lock 300',
+      'ops deploy production --maintenance "Upgrading, back in 5 minutes"',
       'ops deploy staging --no-release          # servers only',
       'ops deploy staging --dry-run             # also lists the hooks that would run',
     ],

@@ -24,6 +24,8 @@ export interface DeployOptions {
   release?: boolean;
   waitLock?: number;
   forceUnlock?: boolean;
+  /** Maintenance mode around the release's migrations, with this message. */
+  maintenance?: string;
   by?: string;
   /** Runs a task hook on this machine when the master asks (the pillar has task hooks). */
   runTaskHook?: (task: string, point: HookPoint) => Promise<void>;
@@ -38,6 +40,7 @@ export function convergeArgs(env: string, o: DeployOptions): string[] {
   if (o.release === false) a.push('--no-release');
   if (o.waitLock !== undefined) a.push('--wait-lock', String(o.waitLock));
   if (o.forceUnlock) a.push('--force-unlock');
+  if (o.maintenance !== undefined) a.push('--maintenance', o.maintenance);
   if (o.by) a.push('--by', o.by);
   if (o.runTaskHook) a.push('--operator-channel');
   return a;

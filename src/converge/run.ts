@@ -46,6 +46,8 @@ export interface ConvergeRequest {
   noRelease?: boolean;
   waitLock?: number;
   forceUnlock?: boolean;
+  /** Maintenance mode around the release's migrations (the page's message). */
+  maintenance?: string;
   /** The operator keeps stdin open after a framed snapshot, to run the task hooks (see operator-channel.ts). */
   operatorChannel?: boolean;
 }
@@ -180,7 +182,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
       const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
       if (!converged) out.event('release', { status: 'skipped', reason: 'the converge failed on some host' });
       else {
-        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook, tpl });
+        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook, tpl, maintenance: req.maintenance });
         release = outcome.status;
         if (outcome.hookFailed) hookFailed = true;
       }

@@ -7,7 +7,7 @@ import { OperationError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { healthWindow, probeOnHost, untilHealthy, type HealthResult } from '../release/health.js';
 import { manageLine } from '../release/manage.js';
-import { activeAppUnits, appPaths, appUnits } from '../roles/app.js';
+import { activeAppUnits, appPaths, webUnitPort } from '../roles/app.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
 import type { Connection } from '../ssh/connection.js';
 import { selectTargets } from '../core/targets.js';
@@ -71,7 +71,7 @@ export class AppControl {
     for (const [name, { conn, units }] of this.stopped) {
       const r = await captureExec(conn, this.root(conn, ['systemctl', 'start', ...units])).catch((e: Error) => ({ code: 1, err: e.message }));
       if (r.code !== 0) failed.push(`${name}: cannot start ${units.join(' ')}: ${r.err.trim()}`);
-      else if (name === this.web?.name) this.webPorts = units.map((u) => this.webPort(u)).filter((p): p is number => p !== undefined);
+      else if (name === this.web?.name) this.webPorts = units.map((u) => webUnitPort(this.pillar.data, u)).filter((p): p is number => p !== undefined);
     }
     this.stopped.clear();
     return failed;
@@ -92,14 +92,6 @@ export class AppControl {
     const r = await captureExec(conn, renderCommand({ line }, { sudo: true }, { loginUser: conn.user }));
     if (r.code !== 0) throw new OperationError(`${this.web.name}: migrations failed (exit ${r.code}): ${r.err.trim().split('\n').slice(-2).join(' | ')}`);
     return `${this.web.name}: migrate`;
-  }
-
-  /** The port a web unit serves on: app.port, or a Procfile web instance's. */
-  private webPort(unit: string): number | undefined {
-    const project = this.pillar.data.project;
-    if (unit === appUnits({ project }).web) return this.pillar.data.app.port;
-    const n = unit.startsWith(`${project}-web@`) ? Number(/@([0-9]+)\.service$/.exec(unit)?.[1]) : NaN;
-    return Number.isInteger(n) && n > 0 ? this.pillar.data.app.port + n - 1 : undefined;
   }
 
   /** The health check against the first web host's app servers, when they were started again. */

@@ -7,7 +7,7 @@
  */
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
-import { appPaths, appUnits, appUser } from '../roles/app.js';
+import { appPaths, appUnits, appUser, gracefulReload } from '../roles/app.js';
 import type { Host } from '../roles/context.js';
 import { hasRole } from '../roles/context.js';
 import type { Connection } from '../ssh/connection.js';
@@ -21,6 +21,7 @@ import { buildInputs, fetchSource } from './source.js';
 import type { HookPoint } from '../pillar/schema.js';
 import type { Templates } from '../roles/templates.js';
 import { appShellLine } from './manage.js';
+import { maintenanceScript } from '../core/maintenance.js';
 import { applyProcesses, parseProcfile, procfileBuildLines, processSpec, RELEASE_TYPE } from './processes.js';
 
 export interface ReleaseContext {
@@ -43,6 +44,8 @@ export interface ReleaseContext {
   hook?: (point: HookPoint, dir?: string) => Promise<void>;
   /** The project's templates (with the built-in ones): Procfile apps' units. */
   tpl: Templates;
+  /** Maintenance mode from before the migrations until the health check (its page's message). */
+  maintenance?: string;
 }
 
 /** What a switch needs besides the host: how the app runs. */
@@ -151,6 +154,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   const meta = { id, commit: source.commit, branch, inputs, by: ctx.by, at: new Date().toISOString() };
   const record: ReleaseRecord = { ...meta, status: 'failed', migrations: [], hosts: states.map((s) => s.host.name) };
   let switched: HostState[] = [];
+  const maintenance = maintenanceMode(ctx);
   try {
     // Build everywhere, in parallel; nothing serves from it yet.
     step('build', { id, commit: source.commit, hosts: states.length });
@@ -171,6 +175,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     });
     await check();
 
+    await maintenance.on();
     // Migrations: once, on the first web host, before any traffic reaches the new code.
     const first = webs[0] ?? states[0];
     if (django && first) {
@@ -211,12 +216,14 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     const health = await healthCheck(ctx, webs);
     if (!health.ok) {
       const back = await rollBack(ctx, states, sw);
+      await maintenance.off();
       record.status = 'rolled-back';
       record.detail = `health check failed: ${health.detail}`;
       appendHistory(ctx.workDir, record);
       ctx.event('release', { status: 'rolled-back', id, commit: source.commit, error: `${record.detail}${back}`, duration_ms: Date.now() - started });
       return { status: 'rolled-back', id, detail: record.detail, hookFailed: await hookAfter(ctx, 'after_rollback') };
     }
+    await maintenance.off();
     await check();
     record.status = 'ok';
     record.health = health.detail;
@@ -228,6 +235,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     const interrupted = e instanceof Interrupted || ctx.signal.aborted;
     let back = '';
     if (switched.length > 0) back = await rollBack(ctx, switched, sw);
+    await maintenance.off();
     // The half-built release goes; what served before keeps serving.
     await mapLimit(states, 32, (s) => sh(s.conn, `rm -rf ${q(dir)}`).catch(() => undefined));
     record.status = interrupted ? 'interrupted' : 'failed';
@@ -237,6 +245,42 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     const hookFailed = switched.length > 0 && !interrupted ? await hookAfter(ctx, 'after_rollback') : undefined;
     return { status: interrupted ? 'interrupted' : 'failed', id, detail: record.detail, hookFailed };
   }
+}
+
+/**
+ * `--maintenance`: every balancer answers with the maintenance page (the health check passes
+ * through) from `on` until `off`; `off` is safe to call again, and a balancer it cannot reach is
+ * reported, never thrown (the deploy's own outcome comes first).
+ */
+function maintenanceMode(ctx: ReleaseContext): { on(): Promise<void>; off(): Promise<void> } {
+  const balancers = ctx.hosts.filter((h) => hasRole(h, 'balancer'));
+  let active = false;
+  const set = async (state: boolean) => {
+    const page = Buffer.from(ctx.tpl.render('balancer/maintenance.html.njk', { domain: ctx.pillar.domain ?? ctx.env, message: ctx.maintenance, project: ctx.pillar.project }), 'utf8');
+    await mapLimit(balancers, 32, async (b) => {
+      try {
+        const conn = await ctx.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
+        const r = await captureExec(conn, maintenanceScript(ctx.pillar.project, state), state ? page : undefined);
+        if (r.code !== 0) throw new OperationError(r.err.trim() || `exit ${r.code}`);
+      } catch (e) {
+        if (state) throw new OperationError(`${b.name}: maintenance mode could not be turned on: ${errorMessage(e)}`);
+        ctx.event('note', { host: b.name, message: `maintenance mode could not be turned off: ${errorMessage(e)}; run ops maintenance off ${ctx.env}` });
+      }
+    });
+    ctx.event('release_step', { step: state ? 'maintenance-on' : 'maintenance-off', balancers: balancers.map((b) => b.name) });
+  };
+  return {
+    async on() {
+      if (ctx.maintenance === undefined || balancers.length === 0) return;
+      active = true;
+      await set(true);
+    },
+    async off() {
+      if (!active) return;
+      active = false;
+      await set(false);
+    },
+  };
 }
 
 /** The release's Procfile, checked: every type it names can run where the pillar puts it. */
@@ -294,29 +338,11 @@ export async function switchTo(s: HostState, id: string, sw: Switching): Promise
     return;
   }
   // In a subshell: its exits end the reload, not the switch script.
-  if (hasRole(s.host, 'web')) lines.push(`(\n${reloadWeb(units.web, pillar.app.workers)}\n)`);
+  if (hasRole(s.host, 'web')) lines.push(`(\n${gracefulReload(units.web, pillar.app.workers)}\n)`);
   if (hasRole(s.host, 'worker')) {
     lines.push(`for u in ${units.worker} ${units.beat}; do if systemctl cat "$u" >/dev/null 2>&1; then systemctl enable --quiet "$u"; systemctl restart "$u"; fi; done`);
   }
   await sh(s.conn, lines.join('\n'));
-}
-
-/** Graceful reload of gunicorn that returns once the old workers are gone and new ones serve. */
-export function reloadWeb(unit: string, workers: number): string {
-  return `u=${unit}
-if [ "\${ops_restart:-0}" = 1 ] || ! systemctl is-active --quiet "$u"; then systemctl enable --quiet "$u"; systemctl restart "$u"; sleep 1; systemctl is-active --quiet "$u"; exit $?; fi
-m=$(systemctl show -p MainPID --value "$u")
-old=$(cat /proc/$m/task/$m/children 2>/dev/null || true)
-systemctl reload "$u"
-i=0
-while [ $i -lt 90 ]; do
-  sleep 0.5; i=$((i+1))
-  systemctl is-active --quiet "$u" || { echo "$u stopped after the reload" >&2; exit 3; }
-  now=" $(cat /proc/$m/task/$m/children 2>/dev/null || true) "
-  left=0; for p in $old; do case "$now" in *" $p "*) left=1;; esac; done
-  [ $left = 0 ] && [ $(echo $now | wc -w) -ge ${workers} ] && exit 0
-done
-echo "$u: old workers still running 45 s after the reload" >&2; exit 4`;
 }
 
 export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' | 'event'>, webs: HostState[]): Promise<HealthResult> {

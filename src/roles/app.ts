@@ -136,6 +136,35 @@ export function appUnits(ctx: { project: string }) {
 }
 
 /**
+ * Graceful reload of gunicorn (HUP) that returns once the old workers are gone and new ones
+ * serve; new workers read the app's environment again (web/gunicorn.conf.py). A restart when
+ * `ops_restart` is 1 (the interpreter changed) or the unit does not run.
+ */
+export function gracefulReload(unit: string, workers: number): string {
+  return `u=${unit}
+if [ "\${ops_restart:-0}" = 1 ] || ! systemctl is-active --quiet "$u"; then systemctl enable --quiet "$u"; systemctl restart "$u"; sleep 1; systemctl is-active --quiet "$u"; exit $?; fi
+m=$(systemctl show -p MainPID --value "$u")
+old=$(cat /proc/$m/task/$m/children 2>/dev/null || true)
+systemctl reload "$u"
+i=0
+while [ $i -lt 90 ]; do
+  sleep 0.5; i=$((i+1))
+  systemctl is-active --quiet "$u" || { echo "$u stopped after the reload" >&2; exit 3; }
+  now=" $(cat /proc/$m/task/$m/children 2>/dev/null || true) "
+  left=0; for p in $old; do case "$now" in *" $p "*) left=1;; esac; done
+  [ $left = 0 ] && [ $(echo $now | wc -w) -ge ${workers} ] && exit 0
+done
+echo "$u: old workers still running 45 s after the reload" >&2; exit 4`;
+}
+
+/** The port a web unit serves on: app.port for the app's web unit, a Procfile web instance's own. */
+export function webUnitPort(pillar: { project: string; app: { port: number } }, unit: string): number | undefined {
+  if (unit === appUnits(pillar).web) return pillar.app.port;
+  const m = /^(.+)-web@([0-9]+)\.service$/.exec(unit);
+  return m && m[1] === pillar.project && Number(m[2]) > 0 ? pillar.app.port + Number(m[2]) - 1 : undefined;
+}
+
+/**
  * Shell text printing the app's active units on a host, one per line: the app units of its type
  * and the running instances of a Procfile app's processes (its template units in processes.list).
  */

@@ -11,10 +11,15 @@ import type { Handler, State } from '../states/types.js';
 import { appPaths } from './app.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
 import { webPortRange } from '../release/processes.js';
-import { ACME_WEBROOT, CHALLENGE_DIR, certificateNames, servedCertificate } from '../tls/paths.js';
+import { ACME_WEBROOT, balancerCertificate, CHALLENGE_DIR, certificateNames } from '../tls/paths.js';
 
 /** nginx re-reads its configuration and certificates without dropping a connection. */
 export const NGINX_RELOAD: Handler = { id: 'handler:nginx-reload', run: { line: 'nginx -t -q && systemctl reload nginx' } };
+
+/** `ops maintenance`: its page (index.html) and, while it is on, the file `on`. */
+export function maintenanceDir(project: string): string {
+  return `/var/lib/ops-maintenance/${project}`;
+}
 
 export function balancer(ctx: RoleContext): RoleParts {
   const domain = ctx.pillar.domain;
@@ -27,7 +32,7 @@ export function balancer(ctx: RoleContext): RoleParts {
   const own = secrets.ssl_cert !== undefined && secrets.ssl_key !== undefined;
   if ((secrets.ssl_cert === undefined) !== (secrets.ssl_key === undefined)) throw new UsageError('the pillar has only one of ssl_cert and ssl_key; give both (or neither, for a self-signed certificate)');
   if (acme && own) throw new UsageError('the pillar has both tls.acme and ssl_cert/ssl_key: keep one (the CA\'s certificate, or your own)');
-  const { cert, key } = acme ? servedCertificate(domain) : { cert: `${dir}/${domain}${own ? '' : '.self-signed'}.crt`, key: `${dir}/${domain}${own ? '' : '.self-signed'}.key` };
+  const { cert, key } = balancerCertificate(ctx.pillar, domain);
   const states: State[] = [
     { id: 'pkg:nginx', kind: 'pkg', params: { names: ['nginx', 'openssl'] } },
     // nginx reads certificates and keys as root (before it drops to www-data): nobody else needs them
@@ -73,15 +78,21 @@ export function balancer(ctx: RoleContext): RoleParts {
     acme_webroot: acme ? ACME_WEBROOT : undefined,
     hsts: ctx.pillar.tls.hsts,
     upstreams,
+    // a Procfile app's idle ports refuse at once and the next is tried: never marked down, so the
+    // set that has just started is used the moment it listens (marked down it would be skipped
+    // for fail_timeout, and with the old set stopping nothing would be left)
+    server_options: ctx.pillar.app.type === 'procfile' ? 'max_fails=0' : 'max_fails=3 fail_timeout=5s',
     port: ctx.pillar.app.port,
     cert,
     key,
     htpasswd,
-    health_path: ctx.pillar.healthcheck.path,
+    health_uri: ctx.pillar.healthcheck.path.split('?')[0],
+    maintenance_dir: maintenanceDir(ctx.project),
     local_files: ctx.host.roles.includes('web'),
     paths: p,
   });
   const conf = `/etc/nginx/sites-available/${ctx.project}.conf`;
+  states.push({ id: `dir:${maintenanceDir(ctx.project)}`, kind: 'dir', params: { path: maintenanceDir(ctx.project), mode: 0o755 } });
   states.push(
     { id: `file:${conf}`, kind: 'file', params: { path: conf, content: text(site), mode: 0o644 }, requires: ['pkg:nginx'], notify: ['handler:nginx-reload'] },
     { id: `symlink:/etc/nginx/sites-enabled/${ctx.project}.conf`, kind: 'symlink', params: { path: `/etc/nginx/sites-enabled/${ctx.project}.conf`, target: conf }, notify: ['handler:nginx-reload'] },

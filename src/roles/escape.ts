@@ -1,6 +1,6 @@
 /**
  * The one escaping function for each config format a role writes data into (shell words are
- * src/ssh/quote.ts). Templates get them as filters (`sh`, `systemd`, `cron`, `nginx`, `pg_hba`), so a
+ * src/ssh/quote.ts). Templates get them as filters (`sh`, `systemd`, `cron`, `nginx`, `pg_hba`, `py`, `html`), so a
  * project's own templates escape the same way. Each turns any string into exactly one token of its
  * format, or refuses it — a value never adds a line, a directive or a word.
  */
@@ -53,4 +53,14 @@ export function pgHbaAddress(a: string): string {
   if (isIP(a) === 6) return `${a}/128`;
   if (!/^[A-Za-z0-9.-]+$/.test(a)) throw new UsageError(`not a host name or address for pg_hba.conf: ${JSON.stringify(a)}`);
   return `"${a}"`;
+}
+
+/** One Python string literal (a JSON string is one: quotes, backslashes and control characters escaped). */
+export function pythonString(v: string): string {
+  return JSON.stringify(v);
+}
+
+/** Text in HTML (an element's content or a quoted attribute): & < > " ' as entities. */
+export function htmlText(v: string): string {
+  return v.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }

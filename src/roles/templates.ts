@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
 import { UsageError } from '../errors.js';
 import { quote } from '../ssh/quote.js';
-import { cronCommand, nginxString, pgHbaAddress, systemdWord } from './escape.js';
+import { cronCommand, htmlText, nginxString, pgHbaAddress, pythonString, systemdWord } from './escape.js';
 
 /** The built-in templates: next to the bundle (dist/templates) or, from source, the repo's own. */
 export function builtinTemplatesDir(): string {
@@ -45,6 +45,8 @@ export function templates(projectDir: string | undefined): Templates {
   env.addFilter('cron', (v: unknown) => cronCommand(String(v)));
   env.addFilter('nginx', (v: unknown) => nginxString(String(v)));
   env.addFilter('pg_hba', (v: unknown) => pgHbaAddress(String(v)));
+  env.addFilter('py', (v: unknown) => pythonString(String(v)));
+  env.addFilter('html', (v: unknown) => htmlText(String(v)));
   return {
     render(name, vars) {
       try {

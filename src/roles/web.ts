@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import type { Handler, State } from '../states/types.js';
 import { quote, shellLine } from '../ssh/quote.js';
-import { activeAppUnits, appEnvironment, appExecStart, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
+import { activeAppUnits, appEnvironment, appExecStart, gracefulReload, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
 import { cronCommand } from './escape.js';
 import { webPortRange } from '../release/processes.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
@@ -49,13 +49,12 @@ export function appBase(ctx: RoleContext): RoleParts {
     }));
     states.push({ id: `file:${cronFile}`, kind: 'file', params: { path: cronFile, content: text(ctx.tpl.render('web/cron.njk', { project: ctx.project, jobs: lines, paths: p, user })), mode: 0o644 } });
   } else states.push({ id: `absent:${cronFile}`, kind: 'absent', params: { path: cronFile } });
-  const handlers: Handler[] = [
-    {
-      id: 'handler:app-restart',
-      // The environment is read at start: restart what already runs (nothing runs before the first release).
-      run: { line: `for u in $(${activeAppUnits(ctx)}); do systemctl restart "$u"; done; true` },
-    },
-  ];
+  // The environment is read at start: what runs starts again (nothing runs before the first
+  // release). gunicorn re-reads it on a graceful reload, so a Django app drops no request; the
+  // others restart (Celery's warm shutdown lets running tasks finish).
+  const web = appUnits(ctx).web;
+  const again = django ? `if [ "$u" = ${web} ]; then (\n${gracefulReload(web, ctx.pillar.app.workers)}\n) || exit 1; else systemctl restart "$u"; fi` : 'systemctl restart "$u"';
+  const handlers: Handler[] = [{ id: 'handler:app-restart', run: { line: `for u in $(${activeAppUnits(ctx)}); do ${again}; done; true` } }];
   return { states, handlers };
 }
 
@@ -77,6 +76,11 @@ export function retiredUnits(names: string[]): State[] {
     { id: `service:${name}`, kind: 'service', params: { name, enabled: false, running: false } },
     { id: `absent:/etc/systemd/system/${name}`, kind: 'absent', params: { path: `/etc/systemd/system/${name}` }, requires: [`service:${name}`] },
   ]);
+}
+
+/** gunicorn's configuration (Django apps): it reads the app's environment. */
+export function gunicornConf(ctx: { project: string }): string {
+  return `${appPaths(ctx).shared}/gunicorn.conf.py`;
 }
 
 export function web(ctx: RoleContext): RoleParts {
@@ -103,9 +107,10 @@ export function web(ctx: RoleContext): RoleParts {
           user,
           port: app.port,
           workers: app.workers,
+          // no with-env: the config reads the env file, at start and on every reload
           exec_start: appExecStart(
-            `exec ${withEnv} ${pythonOf(p.current)} -m gunicorn ${shellLine([
-              '--pythonpath', p.current, '--bind', `0.0.0.0:${app.port}`, '--workers', String(app.workers), '--graceful-timeout', '30',
+            `exec ${pythonOf(p.current)} -m gunicorn ${shellLine([
+              '--config', gunicornConf(ctx), '--pythonpath', p.current, '--bind', `0.0.0.0:${app.port}`, '--workers', String(app.workers), '--graceful-timeout', '30',
               '--access-logfile', `${p.log}/access.log`, '--error-logfile', `${p.log}/error.log`, app.wsgi ?? `${ctx.project}.wsgi:application`,
             ])}`,
           ),
@@ -118,9 +123,14 @@ export function web(ctx: RoleContext): RoleParts {
           // the app's own start command (one line, by the schema), run by sh as on Heroku
           exec_start: appExecStart(`cd ${quote(p.current)} && exec ${withEnv} ${app.start_command ?? ''}`),
         });
+  const conf: State[] =
+    app.type === 'django'
+      ? [{ id: `file:${gunicornConf(ctx)}`, kind: 'file', params: { path: gunicornConf(ctx), content: text(ctx.tpl.render('web/gunicorn.conf.py.njk', { env_file: p.envFile })), mode: 0o644 }, notify: ['handler:web-restart'] }]
+      : [];
   return {
     states: [
       ...shared.states,
+      ...conf,
       { id: `unit:${units.web}`, kind: 'unit', params: { name: units.web, content: text(unit) }, notify: ['handler:web-restart'] },
       { id: `service:${units.web}`, kind: 'service', params: { name: units.web, enabled: true, running: true, whenExists: p.current }, requires: [`unit:${units.web}`] },
     ],

@@ -16,6 +16,16 @@ export function servedCertificate(domain: string): { cert: string; key: string }
   return { cert: `/etc/ssl/ops/${d}.acme.crt`, key: `/etc/ssl/ops/${d}.acme.key` };
 }
 
+/**
+ * The certificate and key a balancer serves: the CA's (tls.acme), the pillar's own (ssl_cert and
+ * ssl_key), or one made on the host, self-signed for the domain.
+ */
+export function balancerCertificate(p: Pick<Pillar, 'tls' | 'secrets'>, domain: string): { cert: string; key: string } {
+  if (p.tls.acme) return servedCertificate(domain);
+  const own = p.secrets.ssl_cert !== undefined && p.secrets.ssl_key !== undefined ? '' : '.self-signed';
+  return { cert: `/etc/ssl/ops/${domain}${own}.crt`, key: `/etc/ssl/ops/${domain}${own}.key` };
+}
+
 /** The master's folder for one environment's certificate (0700, root), in the environment's own. */
 export function acmeStateDir(env: string): string {
   return `${MASTER_WORK}/${env}/acme`;

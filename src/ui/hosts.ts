@@ -21,7 +21,8 @@ export interface HostResult {
 
 const PALETTE = ['cyan', 'magenta', 'yellow', 'blue', 'green', 'redBright', 'cyanBright', 'magentaBright'] as const;
 
-class LineSplitter {
+/** A byte stream as lines (without their ends); a line or character cut between chunks is kept whole. */
+export class LineSplitter {
   private rest = '';
   /** A character cut between two chunks is decoded whole. */
   private readonly decoder = new StringDecoder('utf8');

@@ -4,6 +4,7 @@
  * knows ops) on real lab hosts, booted converged from the run's `demo` snapshot, with a second web
  * host: lab-3 web+worker, lab-4 balancer+web, lab-2 db+queue+cache (Redis), lab-1 master.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergedLab, DEMO } from '../support/converged.js';
 import { curlDemo } from '../support/demo-app.js';
 import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
-import { ops, ROOT, tempRepo, type RunResult } from '../support/ops.js';
+import { OPS, ops, ROOT, tempRepo, type RunResult } from '../support/ops.js';
 
 const tag = randomBytes(6).toString('hex');
 // characters a URL must percent-encode: the app only works when DATABASE_URL encodes them
@@ -135,7 +136,7 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
   it('the worker consumes a message the page published, as worker.1 (through CLOUDAMQP_URL, an alias of AMQP_URL)', async () => {
     const msg = `hello-${tag}`;
     const r = await curlDemo(addr('lab-4'), `/publish?msg=${msg}`, 10);
-    expect(r.body).toBe('queued');
+    expect(r.body).toMatch(/^queued on lab-[34]$/);
     let done: unknown[] = [];
     for (let i = 0; i < 30; i++) {
       done = (await page('/done')).done as unknown[];
@@ -143,6 +144,62 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
       await new Promise((res) => setTimeout(res, 1000));
     }
     expect(done).toContainEqual([msg, 'worker.1']);
+  });
+
+  it('ops logs --unit worker shows what the worker wrote, with its host and unit', async () => {
+    const r = await opsLab(['logs', 'lab', '--unit', 'worker', '--grep', `consumed hello-${tag}`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^lab-3 \\| \\S+ \\S+ demo-worker@1\\.service: consumed hello-${tag}$`, 'm'));
+    const json = await opsLab(['--json', 'logs', 'lab', '--unit', 'worker', '--grep', `consumed hello-${tag}`]);
+    const events = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === 'log');
+    expect(events).toEqual([expect.objectContaining({ host: 'lab-3', unit: 'demo-worker@1.service', message: `consumed hello-${tag}` })]);
+    expect(Date.now() - Date.parse(String(events[0]?.time))).toBeLessThan(10 * 60_000);
+  });
+
+  it('ops logs -f shows a line the web process writes after it started, on the host that wrote it', async () => {
+    const child = spawn(process.execPath, [OPS, 'logs', 'lab', '--unit', 'web', '-f', '-n', '1'], { cwd: repo, env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    await new Promise((res) => setTimeout(res, 3000));
+    const msg = `follow-${tag}`;
+    const served = (await curlDemo(addr('lab-4'), `/publish?msg=${msg}`)).body.replace('queued on ', '');
+    for (let i = 0; i < 20 && !out.includes(msg); i++) await new Promise((res) => setTimeout(res, 500));
+    child.kill('SIGINT');
+    const code = await new Promise((res) => child.on('close', res));
+    outputs.push(out);
+    expect(out).toMatch(new RegExp(`^${served} \\| \\S+ \\S+ demo-web@\\d+\\.service: published ${msg}$`, 'm'));
+    expect(code).toBe(0);
+  });
+
+  it('ops status: every process runs and the site is healthy; a worker stopped by hand is down (exit 1)', async () => {
+    const ok = await opsLab(['--json', 'status', 'lab']);
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    const rows = ok.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lab3 = rows.find((e) => e.type === 'host_status' && e.host === 'lab-3') as { units: { unit: string; active: string }[]; release?: { id: string } };
+    expect(lab3.units.filter((u) => u.active === 'active').map((u) => u.unit.replace(/@\d+/, '@N')).sort()).toEqual(['demo-web@N.service', 'demo-worker@N.service']);
+    expect(lab3.release?.id).toMatch(/^\d{8}-\d{6}-[0-9a-f]{7}$/);
+    expect(rows.filter((e) => e.type === 'health').map((e) => e.ok)).toEqual([true]);
+    expect((await run('lab-3', 'systemctl stop demo-worker@1.service')).code).toBe(0);
+    const down = await opsLab(['status', 'lab']);
+    expect(down.code).toBe(1);
+    expect(down.stdout).toContain('lab-3: demo-worker@1.service is inactive');
+    expect((await run('lab-3', 'systemctl start demo-worker@1.service')).code).toBe(0);
+  });
+
+  it('ops maintenance on: 503 with the page (its message escaped), the health check still 200; ops status shows it; off: the site again', async () => {
+    const on = await opsLab(['maintenance', 'on', 'lab', '--message', 'Back at <b>14:00</b> & "soon"']);
+    expect(on.code, on.stderr).toBe(0);
+    const page = await curlDemo(addr('lab-4'), '/');
+    expect(page.code).toBe('503');
+    expect(page.body).toContain('Back at &lt;b&gt;14:00&lt;/b&gt; &amp; &quot;soon&quot;');
+    expect((await curlDemo(addr('lab-4'), '/healthz')).code).toBe('200');
+    const st = await opsLab(['--json', 'status', 'lab']);
+    const lab4 = st.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.type === 'host_status' && e.host === 'lab-4');
+    expect(lab4?.maintenance).toBe(true);
+    const off = await opsLab(['maintenance', 'off', 'lab']);
+    expect(off.code, off.stderr).toBe(0);
+    expect((await curlDemo(addr('lab-4'), '/')).code).toBe('200');
   });
 
   it('DATABASE_URL?sslmode=require connects over TLS; REDIS_URL reaches the Redis cache', async () => {
@@ -187,12 +244,26 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
     expect((await page()).release_runs).toBe(2);
   });
 
-  it('a failing release command stops the deploy, naming it; the previous release serves', async () => {
+  it('deploy --maintenance: the page during a failing release command; exit 1 naming it; then the previous release serves again', async () => {
     const before = (await page()).version;
-    await publish((dir) => appendFileSync(join(dir, 'release.py'), '\nraise SystemExit("migrations refused")\n'));
-    const r = await deploy();
+    await publish((dir) => appendFileSync(join(dir, 'release.py'), '\nimport time\ntime.sleep(4)\nraise SystemExit("migrations refused")\n'));
+    let running = true;
+    const codes: string[] = [];
+    const loop = (async () => {
+      while (running) {
+        const r = await curlDemo(addr('lab-4'), '/');
+        codes.push(r.code === '503' && r.body.includes('Upgrading the shop') ? 'page' : r.code);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    })();
+    const r = await opsLab(['deploy', 'lab', '--maintenance', 'Upgrading the shop']);
+    running = false;
+    await loop;
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/release command of \S+ \(Procfile `release:`\) failed on lab-3/);
+    expect(codes).toContain('page');
+    expect(codes.filter((c) => c !== '200' && c !== 'page')).toEqual([]);
+    expect((await curlDemo(addr('lab-4'), '/')).code).toBe('200');
     expect((await page()).version).toBe(before);
   });
 

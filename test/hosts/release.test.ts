@@ -17,6 +17,8 @@ let repo: string;
 let hosts: LabHostRow[];
 const outputs: string[] = [];
 const canaries = ['canary-SECRET-7f3a9c1e', 'canary-DBPASS-52be0d44', 'canary-BROKER-a61c93f0'];
+/** The app's SECRET_KEY now (a test rotates it). */
+let secretKey = canaries[0] ?? '';
 const addr = (name: string) => hosts.find((h) => h.name === name)?.address ?? '';
 
 async function opsLab(args: string[], input?: string): Promise<RunResult> {
@@ -49,6 +51,17 @@ function requestLoop(): { stop(): Promise<{ ok: number; failed: string[]; releas
       return result;
     },
   };
+}
+
+/** A deploy with a request loop running from a second before it to a second after it; it must succeed. */
+async function deployDuringRequests(): Promise<{ d: Awaited<ReturnType<typeof deploy>>; seen: Awaited<ReturnType<ReturnType<typeof requestLoop>['stop']>> }> {
+  const loop = requestLoop();
+  await new Promise((r) => setTimeout(r, 1000));
+  const d = await deploy();
+  await new Promise((r) => setTimeout(r, 1000));
+  const seen = await loop.stop();
+  expect(d.code, d.out.stderr).toBe(0);
+  return { d, seen };
 }
 
 function lastRelease(stdout: string): Record<string, unknown> {
@@ -128,17 +141,29 @@ describe('ops deploy releases the app', () => {
 
   it('a new commit deploys with zero failed requests, and the page shows the new release', async () => {
     await publish();
-    const loop = requestLoop();
-    await new Promise((r) => setTimeout(r, 1000));
-    const d = await deploy();
-    await new Promise((r) => setTimeout(r, 1000));
-    const seen = await loop.stop();
-    expect(d.code, d.out.stderr).toBe(0);
+    const { d, seen } = await deployDuringRequests();
     expect(seen.failed).toEqual([]);
     expect(seen.ok).toBeGreaterThan(10);
     expect(seen.releases.has(first)).toBe(true);
     expect(seen.releases.has(String(d.release.id))).toBe(true);
     expect(await servedRelease()).toBe(d.release.id);
+  });
+
+  it('a rotated secret and a new env value, deployed with no new commit: zero failed requests, new workers read them', async () => {
+    const rotated = 'canary-SECRET-rotated-9d2e41b7';
+    canaries.push(rotated);
+    secretKey = rotated;
+    expect((await opsLab(['encrypt', 'lab', 'SECRET_KEY', '--write'], rotated)).code).toBe(0);
+    const lab = join(repo, 'pillar/lab.yml');
+    writeFileSync(lab, readFileSync(lab, 'utf8').replace(/^env:\n/m, 'env:\n  DEMO_SETTING: rotated-1\n'));
+    const { d, seen } = await deployDuringRequests();
+    expect(d.release.status).toBe('unchanged');
+    expect(seen.failed).toEqual([]);
+    expect(seen.ok).toBeGreaterThan(10);
+    const page = await curl('/');
+    expect(page.body).toContain('setting: rotated-1');
+    // the app's own settings read SECRET_KEY: its length is on the page, never the value
+    expect(page.body).toContain(`secret key length: ${rotated.length}`);
   });
 
   it('manage-run runs in the current release as the app user and passes the exit status on', async () => {
@@ -435,7 +460,7 @@ describe('secrets', () => {
     const all = outputs.join('\n') + logs.stdout;
     for (const c of canaries) expect(all.includes(c), c).toBe(false);
     // The app did receive them (so the search above looked for values that exist).
-    const env = await ops(['manage-run', 'lab', '--', 'shell', '-c', 'import os; print(os.environ["SECRET_KEY"] == "canary-SECRET-7f3a9c1e")'], { cwd: repo });
+    const env = await ops(['manage-run', 'lab', '--', 'shell', '-c', `import os; print(os.environ["SECRET_KEY"] == "${secretKey}")`], { cwd: repo });
     expect(env.stdout.trim()).toBe('True');
   });
 });

@@ -366,9 +366,9 @@ describe('the hostile-pillar corpus', () => {
       expect(content(renderHost(ctx).states, 'file:/etc/cron.d/demo')).toMatch(/^17 3 \* \* \* demo cd \/var\/www\/demo\/current && .* sh -c 'python manage.py clearsessions'/m);
     });
 
-    it('a health path with ?, & and ( ): one quoted nginx word', () => {
-      const site = content(rendered({ healthcheck: { path: '/health?x=1&y=(2)' }, http_auth: { alice: 'pw-1' } }, 'lb'), 'file:/etc/nginx/sites-available/demo.conf');
-      expect(lineOf(site, /location = /)).toBe('    location = "/health?x=1&y=(2)" {');
+    it('a health path with ?, & and ( ): its path (nginx matches no query) as one quoted nginx word', () => {
+      const site = content(rendered({ healthcheck: { path: '/health&y=(2)?x=1' }, http_auth: { alice: 'pw-1' } }, 'lb'), 'file:/etc/nginx/sites-available/demo.conf');
+      expect(lineOf(site, /location = "\/h/)).toBe('    location = "/health&y=(2)" {');
     });
 
     it('a private address that is a host name: quoted in pg_hba.conf (so `all` is a name, not a keyword)', () => {

@@ -3,6 +3,7 @@ import time
 import uuid
 from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -24,7 +25,8 @@ def index(request):
     last = TaskResult.objects.order_by("-at").first()
     return HttpResponse(
         f"ops demo\nrelease: {release_id()}\nhits in database: {Hit.objects.count()}\n"
-        f"cache views: {views + 1}\nlast task: {last.value if last else '-'} by {last.worker if last else '-'}\n",
+        f"cache views: {views + 1}\nlast task: {last.value if last else '-'} by {last.worker if last else '-'}\n"
+        f"setting: {os.environ.get('DEMO_SETTING', '-')}\nsecret key length: {len(settings.SECRET_KEY)}\n",
         content_type="text/plain",
     )
 

@@ -1,4 +1,5 @@
 /** What setup-master, setup-minion, add-role and deploy do (loaded only when one of them runs). */
+import { DEFAULT_MESSAGE } from '../../core/maintenance.js';
 import { connectMasterFor } from './ssh.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -262,6 +263,12 @@ export const deploy: Handler = async (ctx, args, opts) => {
   const pillar = loadPillar(ctx.repo, env);
   // A task a hook names is checked before anything starts (a typo must not surface after the switch).
   if (hasTaskHooks(pillar.data, DEPLOY_POINTS)) await (await import('./task.js')).checkTaskHooks(ctx, pillar, DEPLOY_POINTS);
+  const maintenance = opts.maintenance === undefined ? undefined : opts.maintenance === true ? DEFAULT_MESSAGE : String(opts.maintenance);
+  if (maintenance !== undefined) {
+    if (maintenance.length > 2000 || /[\0\r\n]/.test(maintenance)) throw new UsageError('--maintenance takes a one-line message of at most 2000 characters');
+    if (!Object.values(pillar.data.servers).some((s) => s.roles.includes('balancer'))) throw new UsageError(`'${env}' has no balancer: maintenance mode is the balancers' page`);
+    if (opts.release === false) throw new UsageError('--maintenance is for a release: it does not go with --no-release');
+  }
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);
@@ -275,6 +282,7 @@ export const deploy: Handler = async (ctx, args, opts) => {
       release: opts.release !== false,
       waitLock,
       forceUnlock: opts.forceUnlock === true,
+      maintenance,
       by: `${localUser()}@${hostname()}`,
       runTaskHook: async (task, point) => (await import('./task.js')).runTaskHook(ctx, env, task, point, opts),
     });

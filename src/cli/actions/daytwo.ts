@@ -1,0 +1,171 @@
+/** What `ops logs` and `ops status` do (loaded only when one of them runs). */
+import { intOption, type Handler } from '../command.js';
+import { UsageError } from '../../errors.js';
+import { loadPillar } from '../../pillar/load.js';
+import { hostsWithRoles, selectTargets } from '../../core/targets.js';
+import { readStatus } from '../../core/status.js';
+import { DEFAULT_MESSAGE, setMaintenance } from '../../core/maintenance.js';
+import { templates } from '../../roles/templates.js';
+import { join } from 'node:path';
+import { webUnitPort } from '../../roles/app.js';
+import { probeHttp, probeOnHost } from '../../release/health.js';
+import { readLogs, sinceArg, type LogEntry } from '../../core/logs.js';
+import { roleUnits, unitsNamed } from '../../core/units.js';
+import { HostPrinter } from '../../ui/hosts.js';
+import { openSession } from './ssh.js';
+
+/** `2026-12-03 07:25:13.123` (UTC) of a journal timestamp in microseconds. */
+function when(micros: number): string {
+  return new Date(Math.floor(micros / 1000)).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+export const logs: Handler = async (ctx, args, opts) => {
+  const env = ctx.envOnly(args);
+  if (opts.role !== undefined && opts.host !== undefined) throw new UsageError('give --role or --host, not both');
+  const lines = intOption(opts.lines, '--lines', 1, 100_000) ?? 50;
+  const since = opts.since === undefined ? undefined : sinceArg(String(opts.since));
+  const grep = opts.grep === undefined ? undefined : String(opts.grep);
+  if (grep !== undefined && /[\0\n]/.test(grep)) throw new UsageError('--grep takes one line');
+  const pillar = loadPillar(ctx.repo, env);
+  const wanted = (opts.unit as string[] | undefined) ?? [];
+  const named = wanted.flatMap((u) => unitsNamed(pillar.data, env, u));
+  const targets = selectTargets(pillar, { role: opts.role as string | undefined, host: opts.host as string | undefined, user: opts.user as string | undefined });
+  const hosts = targets
+    .map((target) => ({ target, units: named.length > 0 ? named : roleUnits(pillar.data, env, pillar.data.servers[target.name]?.roles ?? []) }))
+    // a host whose roles run nothing ops knows shows its whole journal only when asked for by name
+    .filter((h) => h.units.length > 0 || opts.host !== undefined);
+  if (hosts.length === 0) throw new UsageError(`no host of '${env}' runs ${wanted.length > 0 ? wanted.join(', ') : 'a unit ops knows'}`, 'name a host with --host to see its whole journal');
+  const session = openSession(ctx, pillar, opts);
+  const printer = new HostPrinter(ctx.out, hosts.map((h) => h.target.name), hosts.length > 1);
+  const ac = new AbortController();
+  const follow = opts.follow === true;
+  const stop = () => {
+    ac.abort();
+    void session.closeAll();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const emit = (e: LogEntry) => {
+    if (ctx.out.json) {
+      ctx.out.event('log', { host: e.host, unit: e.unit, time: new Date(Math.floor(e.micros / 1000)).toISOString(), priority: e.priority ?? null, message: e.message });
+      return;
+    }
+    const head = `${ctx.out.c.dim(when(e.micros))} ${e.unit}:`;
+    const body = e.priority !== undefined && e.priority <= 3 ? ctx.out.c.red(e.message) : e.message;
+    for (const l of body.split('\n')) printer.line(e.host, 'stdout', `${head} ${l}`);
+  };
+  try {
+    const r = await readLogs(session, { hosts, follow, since, grep, lines }, emit, ac.signal, (host, message) => {
+      if (ctx.out.json) ctx.out.event('note', { host, message });
+      else ctx.out.info(`${host}: ${message}`);
+    });
+    for (const f of r.failed) {
+      if (ctx.out.json) ctx.out.event('host_done', { host: f.host, status: 'failed', error: f.error });
+      else ctx.out.error(`${f.host}: ${f.error}`);
+    }
+    return r.failed.length > 0 ? 1 : 0;
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+    await session.closeAll();
+  }
+};
+
+/** `3 d`, `5 h`, `40 min` until a time (or `expired`). */
+function until(iso: string): string {
+  const s = (new Date(iso).getTime() - Date.now()) / 1000;
+  if (s <= 0) return 'expired';
+  if (s >= 2 * 86_400) return `${Math.floor(s / 86_400)} d`;
+  if (s >= 7200) return `${Math.floor(s / 3600)} h`;
+  return `${Math.max(1, Math.floor(s / 60))} min`;
+}
+
+export const status: Handler = async (ctx, args, opts) => {
+  const env = ctx.envOnly(args);
+  const pillar = loadPillar(ctx.repo, env);
+  const data = pillar.data;
+  const hosts = hostsWithRoles(pillar, { user: opts.user as string | undefined });
+  if (hosts.length === 0) throw new UsageError(`'${env}' has no servers`, `add them: ops setup-minion ${env} ROLES -H ADDRESS`);
+  const session = openSession(ctx, pillar, opts);
+  try {
+    const rows = await readStatus(session, data, env, hosts);
+    // the live release's health check: through every balancer, else on each web host's app server
+    const balancers = hosts.filter((h) => h.roles.includes('balancer'));
+    const health: { via: string; ok: boolean; detail: string }[] = [];
+    if (balancers.length > 0 && data.domain) {
+      for (const b of balancers) {
+        if (!rows.find((r) => r.host === b.target.name)?.reachable) continue;
+        const r = await probeHttp({ scheme: 'https', address: b.target.address, domain: data.domain, check: data.healthcheck });
+        health.push({ via: b.target.name, ...r });
+      }
+    } else {
+      for (const w of hosts.filter((h) => h.roles.includes('web'))) {
+        const row = rows.find((r) => r.host === w.target.name);
+        if (!row?.reachable || !row.release) continue;
+        const ports = row.units.filter((u) => u.active === 'active').map((u) => webUnitPort(data, u.unit)).filter((p): p is number => p !== undefined);
+        for (const port of ports.length > 0 ? ports : [data.app.port]) {
+          const r = await probeOnHost(await session.connect(w.target), { port, domain: data.domain, check: data.healthcheck });
+          health.push({ via: w.target.name, ...r });
+        }
+      }
+    }
+    const bad = rows.filter((r) => !r.reachable || r.error || r.down.length > 0).length + health.filter((h) => !h.ok).length;
+    if (ctx.out.json) {
+      for (const r of rows) ctx.out.event('host_status', { ...r });
+      for (const h of health) ctx.out.event('health', { ...h });
+      ctx.out.event('summary', { hosts: rows.length, unreachable: rows.filter((r) => !r.reachable).length, down: rows.reduce((n, r) => n + r.down.length, 0), health_ok: health.every((h) => h.ok), ok: bad === 0 });
+      return bad === 0 ? 0 : 1;
+    }
+    const c = ctx.out.c;
+    const table = rows.map((r) => [
+      r.host,
+      r.reachable ? (r.error ? c.red('error') : r.maintenance ? c.yellow('maintenance') : c.green('up')) : c.red('unreachable'),
+      r.os ?? '-',
+      r.roles.join(',') || '-',
+      r.release ? `${r.release.id}${r.release.by ? ` by ${r.release.by}` : ''}` : '-',
+      r.reachable ? (r.down.length > 0 ? c.red(`${r.down.length} down`) : `${r.units.filter((u) => u.active === 'active').length} active`) : '-',
+      r.disk_used_pct !== undefined ? `${r.disk_used_pct}%` : '-',
+      r.memory_used_pct !== undefined ? `${r.memory_used_pct}%` : '-',
+      r.certificate_expires ? until(r.certificate_expires) : '-',
+    ]);
+    const head = ['HOST', 'STATE', 'OS', 'ROLES', 'RELEASE', 'UNITS', 'DISK', 'MEM', 'CERT'];
+    const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+    const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => plain(row[i] ?? '').length)));
+    const fmt = (row: string[]) => row.map((v, i) => (i === row.length - 1 ? v : v + ' '.repeat((widths[i] ?? 0) - plain(v).length))).join('  ');
+    const out = [c.bold(fmt(head)), ...table.map(fmt)];
+    for (const r of rows) {
+      if (r.error) out.push(`${r.host}: ${c.red(r.error)}`);
+      for (const u of r.down) out.push(`${r.host}: ${c.red(`${u} is ${r.units.find((x) => x.unit === u)?.active ?? 'down'}`)} (ops logs ${env} --host ${r.host} --unit ${u})`);
+    }
+    for (const h of health) out.push(`health via ${h.via}: ${h.ok ? c.green(h.detail) : c.red(h.detail)}`);
+    ctx.out.result(out.join('\n'));
+    return bad === 0 ? 0 : 1;
+  } finally {
+    await session.closeAll();
+  }
+};
+
+export const maintenance: Handler = async (ctx, args, opts) => {
+  const [state, ...rest] = args;
+  if (state !== 'on' && state !== 'off') throw new UsageError(`say on or off, not '${state ?? ''}'`, 'e.g. ops maintenance on staging --message "Back at 14:00 UTC"');
+  const env = ctx.envOnly(rest);
+  const message = opts.message === undefined ? DEFAULT_MESSAGE : String(opts.message);
+  if (state === 'off' && opts.message !== undefined) throw new UsageError('--message goes with on');
+  if (message.length > 2000) throw new UsageError('--message takes at most 2000 characters');
+  const pillar = loadPillar(ctx.repo, env);
+  const balancers = hostsWithRoles(pillar, { user: opts.user as string | undefined }).filter((h) => h.roles.includes('balancer')).map((h) => h.target);
+  if (balancers.length === 0) throw new UsageError(`'${env}' has no balancer: maintenance mode is the balancers' page`);
+  const page = templates(join(ctx.repo.root, 'templates')).render('balancer/maintenance.html.njk', { domain: pillar.data.domain ?? env, message, project: pillar.data.project });
+  const session = openSession(ctx, pillar, opts);
+  try {
+    const results = await setMaintenance(session, pillar.data.project, balancers, state === 'on', page);
+    for (const r of results) {
+      if (ctx.out.json) ctx.out.event('maintenance', { host: r.host, state, ok: r.ok, error: r.error ?? null });
+      else if (r.ok) ctx.out.result(`${r.host}: maintenance ${state}`);
+      else ctx.out.error(`${r.host}: ${r.error}`);
+    }
+    return results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    await session.closeAll();
+  }
+};

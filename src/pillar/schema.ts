@@ -228,6 +228,14 @@ export const pillarSchema = z
       if (!valid.has(job.role)) ctx.addIssue({ code: 'custom', path: ['cron', i, 'role'], message: `unknown role '${job.role}' (valid: ${[...BUILTIN_ROLES, ...Object.keys(p.roles)].join(', ')})` });
     });
     if (Object.keys(p.processes).length > 0 && p.app.type !== 'procfile') ctx.addIssue({ code: 'custom', path: ['processes'], message: `processes are the Procfile's: they need app.type: procfile (this app is ${p.app.type})` });
+    if (p.app.type === 'procfile') {
+      // web hosts admit app.port … app.port + 63 from balancers (two sets of up to 32 web processes):
+      // inside the port space, clear of the services' ports
+      const last = p.app.port + 63;
+      const taken = [22, 80, 443, 5432, 5672, 6379, 11211, 15672, 25672, 4369].filter((n) => n >= p.app.port && n <= last);
+      if (last > 65535) ctx.addIssue({ code: 'custom', path: ['app', 'port'], message: `the web processes take ports ${p.app.port}–${last}: past 65535; pick an app.port of at most 65472` });
+      else if (taken.length > 0) ctx.addIssue({ code: 'custom', path: ['app', 'port'], message: `the web processes take ports ${p.app.port}–${last}, which hold ${taken.join(', ')} (SSH, HTTP(S), PostgreSQL, RabbitMQ, Redis, memcached): pick another app.port` });
+    }
     if (p.processes.web?.role === 'worker') ctx.addIssue({ code: 'custom', path: ['processes', 'web', 'role'], message: 'the web process runs on web hosts, behind the balancers' });
     if (p.tls.acme && !p.domain) ctx.addIssue({ code: 'custom', path: ['tls', 'acme'], message: 'a certificate from an ACME CA needs the site\'s `domain:`' });
     if (p.tls.acme && p.domain && p.domain.length > 64) ctx.addIssue({ code: 'custom', path: ['domain'], message: "at most 64 characters with tls.acme: it is the certificate's common name (put a longer name under tls.acme.domains)" });

@@ -7,7 +7,7 @@
  */
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
-import { appPaths, appUnits, appUser, gracefulReload } from '../roles/app.js';
+import { appPaths, appUnits, appUser, gracefulReload, webUnitPort } from '../roles/app.js';
 import type { Host } from '../roles/context.js';
 import { hasRole } from '../roles/context.js';
 import type { Connection } from '../ssh/connection.js';
@@ -358,10 +358,21 @@ export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' |
     return { ok: true, detail: `${check.path} → ${check.status} through ${balancers.map((b) => b.name).join(', ')}` };
   }
   for (const w of webs) {
-    const r = await untilHealthy(() => probeOnHost(w.conn, { port: ctx.pillar.app.port, domain: ctx.pillar.domain, check }), window);
-    if (!r.ok) return r;
+    // a Procfile app's web instances each have a port of their own: every running one is checked
+    const ports = ctx.pillar.app.type === 'procfile' ? await webInstancePorts(w, ctx.pillar) : [ctx.pillar.app.port];
+    if (ports.length === 0) return { ok: false, detail: `no web process runs on ${w.host.name}` };
+    for (const port of ports) {
+      const r = await untilHealthy(() => probeOnHost(w.conn, { port, domain: ctx.pillar.domain, check }), window);
+      if (!r.ok) return r;
+    }
   }
   return { ok: true, detail: `${check.path} → ${check.status} on ${webs.map((w) => w.host.name).join(', ') || 'no web host'}` };
+}
+
+/** The ports of a Procfile app's running web instances on a host. */
+async function webInstancePorts(w: HostState, pillar: Pillar): Promise<number[]> {
+  const out = await sh(w.conn, `systemctl list-units --plain --no-legend --state=active ${q(`${pillar.project}-web@*.service`)} | awk '{print $1}'`);
+  return out.split('\n').map((u) => webUnitPort(pillar, u.trim())).filter((p): p is number => p !== undefined);
 }
 
 /** Back to the release each host served before; returns a note for the error message. */

@@ -59,10 +59,22 @@ export function processSpec(pillar: Pillar, type: string): ProcessSpec {
 export const processTemplate = (project: string, type: string) => `${project}-${type}@.service`;
 export const processInstance = (project: string, type: string, n: number) => `${project}-${type}@${n}.service`;
 
-/** Web instances alternate between two sets of numbers (a new set starts before the old stops): their ports. */
+/** Web instances alternate between two interleaved sets of numbers (a new set starts before the old stops): their ports. */
 export function webPortRange(pillar: Pillar): { first: number; last: number } {
   const count = Math.max(1, processSpec(pillar, 'web').count);
   return { first: pillar.app.port, last: pillar.app.port + 2 * count - 1 };
+}
+
+/** Most web instances a host may run (processes.web.count ≤ 32, two sets). */
+export const WEB_PORTS = 64;
+
+/**
+ * The ports the web hosts' firewall admits from balancers: the same window whatever the count,
+ * so a converge that changes the count never closes a port the balancers still use (web hosts
+ * converge before balancers); a port nothing listens on refuses at once.
+ */
+export function webFirewallRange(pillar: Pillar): { first: number; last: number } {
+  return { first: pillar.app.port, last: pillar.app.port + WEB_PORTS - 1 };
 }
 
 /**
@@ -74,7 +86,7 @@ export function processUnit(pillar: Pillar, tpl: Templates, type: string): strin
   const spec = processSpec(pillar, type);
   const file = `${PROCESS_DIR}/${type}`;
   const vars = [
-    ...(type === 'web' ? [`PORT=$((${pillar.app.port} + n - 1))`, `${quote(`DYNO=${type}.`)}$(( (n - 1) % ${Math.max(1, spec.count)} + 1 ))`] : [`${quote(`DYNO=${type}.`)}$n`]),
+    ...(type === 'web' ? [`PORT=$((${pillar.app.port} + n - 1))`, `${quote(`DYNO=${type}.`)}$(( (n + 1) / 2 ))`] : [`${quote(`DYNO=${type}.`)}$n`]),
     `WEB_CONCURRENCY=${pillar.app.workers}`,
     // the release's virtualenv first, when it has one (as a buildpack's bin on Heroku)
     '"PATH=$(pwd -P)/venv/bin:$PATH"',
@@ -113,10 +125,11 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
     s.conn,
     [
       `cd ${quote(p.root)}`,
+      `[ -d ${quote(`releases/${id}/${PROCESS_DIR}`)} ] && echo has-dir`,
       `ls -1 ${quote(`releases/${id}/${PROCESS_DIR}`)} 2>/dev/null | sed 's/^/type /'`,
       `sed 's/^/managed /' ${quote(p.processes)} 2>/dev/null`,
       `systemctl list-units --all --plain --no-legend ${quote(`${pillar.project}-*@*.service`)} | awk '{print "unit", $1, $3}'`,
-      `ls -1 /etc/systemd/system/multi-user.target.wants/ | grep -F -- ${quote(`${pillar.project}-`)} | sed 's/^/unit /; s/$/ enabled/'`,
+      `ls -1 /etc/systemd/system/multi-user.target.wants/ | grep -E -- ${quote(`^${pillar.project}-[A-Za-z0-9_-]+@[0-9]+\\.service$`)} | sed 's/^/unit /; s/$/ enabled/'`,
       'true',
     ].join('\n'),
   );
@@ -136,7 +149,7 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
       instances.set(template, map);
     }
   }
-  return { types, managed, instances };
+  return { types, managed, instances, hasDir: out.split('\n').includes('has-dir') };
 }
 
 /**
@@ -150,6 +163,8 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
   const project = pillar.project;
   const p = appPaths(pillar);
   const have = await readProcesses(s, pillar, id, sh);
+  // a release made for another app type has no processes: nothing is stopped or removed for it
+  if (!have.hasDir) throw new OperationError(`${s.host.name}: release ${id} has no Procfile processes (it was made for another app type): nothing was changed`);
   const mine = have.types.map((t) => processSpec(pillar, t)).filter((spec) => hasRole(s.host, spec.role));
   const wanted = new Set(mine.map((spec) => processTemplate(project, spec.type)));
   const lines = ['set -e', 'cd /etc/systemd/system', 'reload=0'];
@@ -192,24 +207,34 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
   if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart || out.includes('web-changed=1'), sh, event);
 }
 
+/**
+ * The numbers of a set of `count` web instances: the odd ones (1, 3, 5, …) or the even ones
+ * (2, 4, 6, …). Interleaved, the first instances of either set stay inside the balancers' ports
+ * (app.port … app.port + 2·count − 1) when the count goes down, so a converge that narrows the
+ * range before the take-over still leaves the running set serving.
+ */
+export function webSet(parity: 1 | 2, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => 2 * i + parity);
+}
+
 /** A new set of web instances starts and passes the health check on its ports before the old set stops. */
 async function takeOver(s: HostLink, pillar: Pillar, spec: ProcessSpec, existing: Map<number, boolean>, renew: boolean, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
   const project = pillar.project;
   const unit = (n: number) => quote(processInstance(project, 'web', n));
-  const slots = 2 * Math.max(1, spec.count);
   const running = [...existing].filter(([, active]) => active).map(([n]) => n).sort((a, b) => a - b);
   const inactive = [...existing].filter(([, active]) => !active).map(([n]) => n);
-  if (!renew && running.length === spec.count && running.every((n) => n <= slots)) {
+  // the set that runs now (by the parity most of its instances have), and the other one
+  const odd = running.filter((n) => n % 2 === 1).length;
+  const liveParity: 1 | 2 = odd >= running.length - odd ? 1 : 2;
+  const live = webSet(liveParity, spec.count);
+  if (!renew && running.length === spec.count && running.every((n) => live.includes(n))) {
     event('process', { host: s.host.name, type: 'web', status: 'running', count: spec.count });
     return;
   }
-  // instances beyond the balancers' ports go first (nothing reaches them); then as many as it takes to free `count` numbers
-  const first = running.filter((n) => n > slots);
-  const keep = running.filter((n) => n <= slots);
-  while (slots - keep.length < spec.count) first.push(keep.pop() as number);
-  const fresh = Array.from({ length: slots }, (_, i) => i + 1).filter((n) => !keep.includes(n)).slice(0, spec.count);
+  const fresh = webSet(running.length === 0 ? 1 : liveParity === 1 ? 2 : 1, spec.count);
+  const keep = running.filter((n) => !fresh.includes(n));
   const stop = (ns: number[]) => ns.map((n) => `systemctl disable --now --quiet ${unit(n)} || true`);
-  await sh(s.conn, ['set -e', ...stop([...first, ...inactive.filter((n) => !fresh.includes(n))]), ...fresh.map((n) => `systemctl enable --quiet ${unit(n)}; systemctl restart ${unit(n)}`), 'true'].join('\n'));
+  await sh(s.conn, ['set -e', ...stop(inactive.filter((n) => !fresh.includes(n))), ...fresh.map((n) => `systemctl enable --quiet ${unit(n)}; systemctl restart ${unit(n)}`), 'true'].join('\n'));
   for (const n of fresh) {
     const r = await untilHealthy(() => probeOnHost(s.conn, { port: pillar.app.port + n - 1, domain: pillar.domain, check: pillar.healthcheck }), healthWindow(pillar.healthcheck));
     if (!r.ok) {
@@ -217,6 +242,7 @@ async function takeOver(s: HostLink, pillar: Pillar, spec: ProcessSpec, existing
       throw new OperationError(`${s.host.name}: the new web process ${processInstance(project, 'web', n)} failed its health check (${r.detail}); ${keep.length > 0 ? 'the running ones serve on' : 'nothing ran before'}`);
     }
   }
+  // only now the old set stops (also its instances the balancers no longer reach)
   await sh(s.conn, [...stop(keep), 'true'].join('\n'));
   event('process', { host: s.host.name, type: 'web', status: 'took-over', count: spec.count, instances: fresh });
 }

@@ -9,7 +9,7 @@ import type { Handler, State } from '../states/types.js';
 import { quote, shellLine } from '../ssh/quote.js';
 import { activeAppUnits, appEnvironment, appExecStart, gracefulReload, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
 import { cronCommand } from './escape.js';
-import { webPortRange } from '../release/processes.js';
+import { webFirewallRange } from '../release/processes.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
 
 /** What web and worker hosts share: user, layout, env file, launcher, packages, logrotate, cron. */
@@ -90,7 +90,7 @@ export function web(ctx: RoleContext): RoleParts {
   const units = appUnits(ctx);
   const app = ctx.pillar.app;
   if (app.type === 'procfile') {
-    const ports = webPortRange(ctx.pillar);
+    const ports = webFirewallRange(ctx.pillar);
     return {
       states: [...shared.states, ...retiredUnits([units.web])],
       handlers: shared.handlers,

@@ -124,7 +124,7 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
     expect(p.web_concurrency).toBe('2');
     const rows = await opsLab(['manage-run', 'lab', '--', 'python', 'once.py']);
     expect(rows.code, rows.stderr).toBe(0);
-    expect(rows.stdout).toContain('release runs: 1');
+    expect(rows.stdout).toContain('release runs: 1 as release.1');
     // gunicorn honours WEB_CONCURRENCY: its master (the unit's main process, or the child of the sh that runs the Procfile line) has 2 workers
     const procs = await run(
       'lab-3',
@@ -242,6 +242,27 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await instances('lab-3', 'worker')).toEqual(['demo-worker@1.service']);
     expect((await page()).release_runs).toBe(2);
+  });
+
+  it('processes.web.count 1 → 2 → 1 during a request loop: no failed request, that many web processes on each web host', async () => {
+    let running = true;
+    const failed: string[] = [];
+    const loop = (async () => {
+      while (running) {
+        const r = await curlDemo(addr('lab-4'), '/');
+        if (r.code !== '200') failed.push(`${r.code} ${r.body.slice(0, 80)}`);
+      }
+    })();
+    for (const count of [2, 1]) {
+      setProject(`processes: {worker: {count: 1}, web: {count: ${count}}}`);
+      const r = await deploy();
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      for (const h of ['lab-3', 'lab-4']) expect(await instances(h, 'web'), h).toHaveLength(count);
+    }
+    running = false;
+    await loop;
+    expect(failed).toEqual([]);
+    setProject('processes: {worker: {count: 1}}');
   });
 
   it('deploy --maintenance: the page during a failing release command; exit 1 naming it; then the previous release serves again', async () => {

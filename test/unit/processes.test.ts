@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pillarSchema } from '../../src/pillar/schema.js';
-import { parseProcfile, procfileBuildLines, processUnit, webPortRange } from '../../src/release/processes.js';
+import { parseProcfile, procfileBuildLines, processUnit, webPortRange, webSet } from '../../src/release/processes.js';
 import { renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from '../../src/roles/app.js';
 import { templates } from '../../src/roles/templates.js';
 
@@ -61,6 +61,20 @@ describe('processes in the pillar', () => {
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toContain('they need app.type: procfile (this app is django)');
     expect(pillar({ worker: { count: 2 } }).processes.worker).toEqual({ count: 2 });
+  });
+
+  it("keeps the web processes' ports in the port space and off the services' ports", () => {
+    const issues = (app: Record<string, unknown>, web: number) => JSON.stringify(pillarSchema.safeParse({ project: 'demo', app: { type: 'procfile', ...app }, processes: { web: { count: web } } }).error?.issues ?? []);
+    expect(issues({ port: 65500 }, 1)).toContain('past 65535');
+    expect(issues({ port: 6330 }, 1)).toContain('which hold 6379');
+    expect(issues({ port: 8000 }, 32)).toBe('[]');
+  });
+
+  it('interleaves the two web sets: the first instances of either stay in range when the count goes down', () => {
+    expect(webSet(1, 3)).toEqual([1, 3, 5]);
+    expect(webSet(2, 3)).toEqual([2, 4, 6]);
+    // 3 → 1: the range is 1–2; instance 2 of the even set still serves until the odd set takes over
+    expect(webSet(2, 3).filter((n) => n <= 2)).toEqual([2]);
   });
 
   it('release is the release phase, never a process', () => {

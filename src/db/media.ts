@@ -83,8 +83,10 @@ export function localMedia(out: Output, session: SshSession, from: LoadedPillar,
       rmSync(incoming, { recursive: true, force: true });
       mkdirSync(incoming, { recursive: true });
       const progress = new ByteProgress(out, `media ${src.name} → ${folder}`);
+      // the source first: a sink started before a source that fails to start would be left running
+      const source = await tarFrom(conn, appPaths(from.data).media);
       const sink = localProc(['tar', '-x', '-f', '-', '--no-same-owner', '-C', incoming], 'local tar');
-      await relay(await tarFrom(conn, appPaths(from.data).media), sink, { onBytes: (n) => progress.update(n), signal });
+      await relay(source, sink, { onBytes: (n) => progress.update(n), signal });
       out.info(`media ${src.name} → ${folder}: ${progress.finish()}`);
     },
     async swap() {

@@ -182,9 +182,17 @@ export async function relay(from: Proc, to: Proc, opts: RelayOptions = {}): Prom
   });
   // The source reads nothing; the sinks' own output (if any) is drained so they can finish.
   from.stdin?.end();
+  // A sink may stop reading before the source has ended (tar -x stops at its end-of-archive
+  // blocks, and its stdin is closed when it exits): the pipe then unpipes and pauses the source,
+  // whose 'end' (and so an SSH channel's 'close', its `done`) would never come. When no sink
+  // reads any more, what is left of the source is read and dropped.
+  let piped = sinks.length;
   for (const s of sinks) {
     if (!s.stdin) throw new Error(`${s.what} takes no input`);
     s.stdin.on('error', () => undefined);
+    s.stdin.once('unpipe', () => {
+      if (--piped === 0) out.resume();
+    });
     out.pipe(s.stdin);
     s.stdout?.resume();
   }

@@ -3,6 +3,8 @@
  * the compression choice, and the byte relay between real local processes (backpressure, a
  * failing end stopping the other, an abort).
  */
+import { execFileSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { mkdtempSync, readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,6 +131,22 @@ describe('relay between real processes', () => {
     setTimeout(() => abort.abort(), 200);
     await expect(relay(src, dst, { signal: abort.signal })).rejects.toThrow(/stopped/);
   });
+
+  it('a sink that exits before the source has ended (tar -x at its end-of-archive blocks): the rest is drained and the relay ends', async () => {
+    // the source ends only when its stream is read to the end, as an SSH channel's exit comes after its EOF
+    writeFileSync(join(dir, 'm.txt'), 'media');
+    const archive = execFileSync('tar', ['-c', '-f', '-', '-C', dir, 'm.txt']);
+    const stdout = new PassThrough();
+    const ended = new Promise<void>((res) => stdout.once('end', () => res()));
+    const src = { what: 'remote tar', stdout, done: ended, kill: () => stdout.destroy() };
+    const out = mkdtempSync(join(tmpdir(), 'ops-untar-'));
+    const sink = localProc(['tar', '-x', '-f', '-', '-C', out], 'local tar');
+    stdout.write(archive);
+    // the end of the stream comes only after the sink has exited
+    void sink.done.then(() => setTimeout(() => stdout.end(Buffer.alloc(4096)), 100));
+    await relay(src, sink);
+    expect(readFileSync(join(out, 'm.txt'), 'utf8')).toBe('media');
+  }, 10_000);
 
   it('a file sink is 0600 under a temporary name until committed; discard leaves nothing', async () => {
     const path = join(dir, 'b.dump');

@@ -1,68 +1,26 @@
-/** Unified diffs of text files for dry-run plans (line-based LCS, 3 lines of context). */
-function lcsTable(a: string[], b: string[]): Uint32Array[] {
-  const t = Array.from({ length: a.length + 1 }, () => new Uint32Array(b.length + 1));
-  for (let i = a.length - 1; i >= 0; i--) {
-    const row = t[i] as Uint32Array;
-    const next = t[i + 1] as Uint32Array;
-    for (let j = b.length - 1; j >= 0; j--) row[j] = a[i] === b[j] ? (next[j + 1] ?? 0) + 1 : Math.max(next[j] ?? 0, row[j + 1] ?? 0);
-  }
-  return t;
+/**
+ * Unified diffs of text files for dry-run plans, by jsdiff (Myers' algorithm: any size of file;
+ * 3 lines of context). A diff that would take longer than a few seconds to find is shown as the
+ * whole file replaced — still a patch GNU patch applies.
+ */
+import { structuredPatch, type StructuredPatch } from 'diff';
+
+const TIMEOUT_MS = 3000;
+
+function whole(oldText: string, newText: string): StructuredPatch['hunks'] {
+  const lines = (t: string, mark: string) => (t === '' ? [] : t.replace(/\n$/, '').split('\n').map((l) => mark + l).concat(t.endsWith('\n') ? [] : ['\\ No newline at end of file']));
+  const a = lines(oldText, '-');
+  const b = lines(newText, '+');
+  const count = (x: string[]) => x.filter((l) => !l.startsWith('\\')).length;
+  return [{ oldStart: count(a) === 0 ? 0 : 1, oldLines: count(a), newStart: count(b) === 0 ? 0 : 1, newLines: count(b), lines: [...a, ...b] }];
 }
 
-type Op = { t: ' ' | '-' | '+'; line: string; ai: number; bi: number };
-
-export function unifiedDiff(oldText: string, newText: string, path: string, context = 3): string {
+export function unifiedDiff(oldText: string, newText: string, path: string, context = 3, timeoutMs = TIMEOUT_MS): string {
   if (oldText === newText) return '';
-  const a = oldText === '' ? [] : oldText.replace(/\n$/, '').split('\n');
-  const b = newText === '' ? [] : newText.replace(/\n$/, '').split('\n');
-  if (a.length * b.length > 4_000_000) return `--- ${path}\n+++ ${path}\n@@ file too large to diff (${a.length} → ${b.length} lines) @@\n`;
-  const t = lcsTable(a, b);
-  const ops: Op[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      ops.push({ t: ' ', line: a[i] ?? '', ai: i + 1, bi: j + 1 });
-      i++;
-      j++;
-    } else if (i < a.length && (j >= b.length || (t[i + 1]?.[j] ?? 0) >= (t[i]?.[j + 1] ?? 0))) {
-      ops.push({ t: '-', line: a[i] ?? '', ai: i + 1, bi: j });
-      i++;
-    } else {
-      ops.push({ t: '+', line: b[j] ?? '', ai: i, bi: j + 1 });
-      j++;
-    }
-  }
+  const patch = structuredPatch(path, `${path} (new)`, oldText, newText, '', '', { context, timeout: timeoutMs });
+  const hunks = patch?.hunks ?? whole(oldText, newText);
+  const range = (start: number, n: number) => `${start}${n === 1 ? '' : `,${n}`}`;
   const out = [`--- ${path}`, `+++ ${path} (new)`];
-  let k = 0;
-  while (k < ops.length) {
-    if (ops[k]?.t === ' ') {
-      k++;
-      continue;
-    }
-    const start = Math.max(0, k - context);
-    let end = k;
-    while (end < ops.length) {
-      if (ops[end]?.t !== ' ') {
-        end++;
-        continue;
-      }
-      let run = 0;
-      while (end + run < ops.length && ops[end + run]?.t === ' ') run++;
-      if (end + run >= ops.length || run > context * 2) {
-        end = Math.min(ops.length, end + context);
-        break;
-      }
-      end += run;
-    }
-    const hunk = ops.slice(start, end);
-    const aStart = hunk.find((o) => o.t !== '+')?.ai ?? 0;
-    const bStart = hunk.find((o) => o.t !== '-')?.bi ?? 0;
-    const aLen = hunk.filter((o) => o.t !== '+').length;
-    const bLen = hunk.filter((o) => o.t !== '-').length;
-    out.push(`@@ -${aStart}${aLen === 1 ? '' : `,${aLen}`} +${bStart}${bLen === 1 ? '' : `,${bLen}`} @@`);
-    for (const o of hunk) out.push(`${o.t}${o.line}`);
-    k = end;
-  }
+  for (const h of hunks) out.push(`@@ -${range(h.oldStart, h.oldLines)} +${range(h.newStart, h.newLines)} @@`, ...h.lines);
   return `${out.join('\n')}\n`;
 }

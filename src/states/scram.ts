@@ -4,11 +4,25 @@
  * password without asking the server to authenticate anyone.
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import saslprep from '@mongodb-js/saslprep';
 
 const ITERATIONS = 4096;
 
+/**
+ * The password as PostgreSQL hashes it: SASLprep (RFC 4013: soft hyphens and zero-width spaces
+ * mapped to nothing, other spaces to U+0020, NFKC), or the password as it is where SASLprep
+ * refuses it (a prohibited or unassigned character), as PostgreSQL's pg_saslprep does.
+ */
+export function preparedPassword(password: string): string {
+  try {
+    return saslprep(password);
+  } catch {
+    return password;
+  }
+}
+
 function keys(password: string, salt: Buffer, iterations: number): { stored: Buffer; server: Buffer } {
-  const salted = pbkdf2Sync(Buffer.from(password.normalize('NFKC'), 'utf8'), salt, iterations, 32, 'sha256');
+  const salted = pbkdf2Sync(Buffer.from(preparedPassword(password), 'utf8'), salt, iterations, 32, 'sha256');
   const client = createHmac('sha256', salted).update('Client Key').digest();
   return { stored: createHash('sha256').update(client).digest(), server: createHmac('sha256', salted).update('Server Key').digest() };
 }

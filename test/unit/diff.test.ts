@@ -24,4 +24,37 @@ describe('unifiedDiff', () => {
     expect(readFileSync(join(dir, 'f'), 'utf8')).toBe(after);
     void execFileSync;
   });
+
+  const applies = (before: string, after: string, timeoutMs?: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ops-diff-'));
+    writeFileSync(join(dir, 'f'), before);
+    writeFileSync(join(dir, 'p'), unifiedDiff(before, after, 'f', 3, timeoutMs));
+    const r = spawnSync('patch', ['-s', join(dir, 'f'), join(dir, 'p')]);
+    expect(r.status, r.stderr.toString() + r.stdout.toString()).toBe(0);
+    expect(readFileSync(join(dir, 'f'), 'utf8')).toBe(after);
+  };
+
+  it('diffs files of any size: 20,000 lines with one changed is one small hunk', () => {
+    const before = Array.from({ length: 20_000 }, (_, i) => `row ${i}`).join('\n') + '\n';
+    const after = before.replace('row 12345\n', 'row 12345 changed\n');
+    const d = unifiedDiff(before, after, '/etc/big');
+    expect(d.split('\n').filter((l) => l.startsWith('@@'))).toEqual(['@@ -12343,7 +12343,7 @@']);
+    expect(d).toContain('-row 12345\n+row 12345 changed\n');
+    applies(before, after);
+  });
+
+  it('a file made, emptied, or without its last newline: patches that apply', () => {
+    applies('', 'new\nfile\n');
+    applies('old\nfile\n', '');
+    applies('a\nb', 'a\nb\n');
+    applies('a\nb\n', 'a\nc');
+  });
+
+  it('a diff that takes too long to find: the whole file replaced, a patch that applies', () => {
+    const before = Array.from({ length: 3000 }, (_, i) => `old ${i}`).join('\n') + '\n';
+    const after = Array.from({ length: 3000 }, (_, i) => `new ${i}`).join('\n');
+    expect(unifiedDiff(before, after, 'f', 3, 1).split('\n').filter((l) => l.startsWith('@@'))).toEqual(['@@ -1,3000 +1,3000 @@']);
+    applies(before, after, 1);
+    applies('', 'x\n', 1);
+  });
 });

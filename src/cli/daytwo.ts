@@ -31,11 +31,12 @@ export function registerDayTwoCommands(program: Command): void {
         .command('status')
         .summary('one row per host: reachable, OS, roles, live release, units, disk, memory, certificate')
         .description(
-          "Reads every host of the environment in one round trip each (as root): its OS release, roles, the live release (id, who deployed it; its commit and time with --json), the units its roles run — an enabled unit that is not active is down, with the `ops logs` line to look at it —, disk and memory use, and on balancers the days left on the served certificate; then the health check of the live release, through every balancer (else on each web host's app server). Exits 1 when a host is unreachable, a unit is down or the health check fails. --json prints a host_status event per host, a health event per check and a summary.",
+          "Reads every host of the environment in one round trip each (as root): its OS release, roles, the live release (id, who deployed it; its commit and time with --json), the units its roles run — an enabled unit that is not active is down, with the `ops logs` line to look at it —, disk and memory use, and on balancers the days left on the served certificate; then the health check of the live release, through every balancer (else on each web host's app server). Exits 1 when a host is unreachable, a unit is down or the health check fails. --drift also asks the master what a converge would change now on each host (a dry run: nothing changes, no release, no hook; the DRIFT column, the states by name below). --json prints a host_status event per host (with `drift`, the would-change states, under --drift), a health event per check and a summary.",
         )
-        .argument('[env]', 'environment'),
+        .argument('[env]', 'environment')
+        .option('--drift', 'also show what a converge would change now on each host (through the master, read-only)'),
     ).action(action(lazy(actions, 'status'))),
-    ['ops status staging', 'ops --json status production'],
+    ['ops status staging', 'ops status production --drift', 'ops --json status production'],
   );
   examples(
     addConnectionOptions(

@@ -100,3 +100,28 @@ export async function deployThroughMaster(out: Output, repo: Repo, pillar: Loade
   for (const l of result.stderr.split('\n').filter((x) => x.trim())) out.info(`${master.target.name} | ${l}`);
   return result.code ?? 1;
 }
+
+/** What a converge would change on each host now, by host: the would-change states, or why it is not known. */
+export type Drift = Map<string, { changes: string[]; error?: string }>;
+
+/**
+ * `ops status --drift`: a dry-run converge through the master (no release, no hook, nothing
+ * changed), read as the states each host would change.
+ */
+export async function driftThroughMaster(repo: Repo, env: string, master: Connection): Promise<Drift> {
+  const drift: Drift = new Map();
+  const of = (host: string) => drift.get(host) ?? drift.set(host, { changes: [] }).get(host)!;
+  const result = await execMasterEvents(master, convergeArgs(env, { dryRun: true, release: false }), {
+    stdin: snapshot(repo),
+    onEvent: (e) => {
+      if (e.type === 'state' && e.status === 'would-change') of(String(e.host)).changes.push(String(e.id));
+      else if (e.type === 'host_done') {
+        const d = of(String(e.host));
+        if (e.error) d.error = String(e.error);
+      }
+    },
+    onText: () => undefined,
+  });
+  if (result.code !== 0 && drift.size === 0) throw new OperationError(`the master could not plan a converge: ${result.stderr.trim().split('\n').pop() ?? `exit ${result.code}`}`);
+  return drift;
+}

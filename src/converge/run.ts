@@ -23,7 +23,8 @@ import { readHostFacts } from './hostfacts.js';
 import { MASTER_SSH_KEY, MASTER_WORK } from './paths.js';
 import { acquireLock } from '../release/lock.js';
 import { watchInterrupts } from '../release/interrupts.js';
-import { releaseApp } from '../release/pipeline.js';
+import { planRelease, releaseApp } from '../release/pipeline.js';
+import { appPaths } from '../roles/app.js';
 import { hasRole, inventoryHosts } from '../roles/context.js';
 import { masterKeys, withSnapshot } from './master-secrets.js';
 import { inWaves } from './waves.js';
@@ -90,6 +91,8 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   const tpl = templates(join(dir, 'templates'));
   const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repo)), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
   const totals = { hosts: 0, ok: 0, changed: 0, failed: 0, unreachable: 0 };
+  const envFileState = `file:${appPaths(pillar).envFile}`;
+  const envChanged = new Set<string>();
   let release: string | undefined;
   let hookFailed = false;
   let certificateFailed = false;
@@ -159,7 +162,10 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
           const rendered = renderHost(rctx, projectRoles(rctx, dir));
           const report = await convergeHost(conn, rendered.states, rendered.handlers, {
             dryRun: req.dryRun,
-            onResult: (r) => out.event('state', { host: host.name, ...r }),
+            onResult: (r) => {
+              if (r.id === envFileState && r.status === 'changed') envChanged.add(host.name);
+              out.event('state', { host: host.name, ...r });
+            },
           });
           totals.ok += report.ok;
           totals.changed += report.changed;
@@ -178,11 +184,22 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
       else if (!(await certificateStep(out, req, pillar, hosts, session, repo, totals))) certificateFailed = true;
     }
     if (!req.dryRun && converged && !signal.aborted && (await hookStops('after_converge'))) throw new HookStop();
+    if (req.dryRun && !req.noRelease) {
+      const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
+      try {
+        await planRelease({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), branch: req.branch, event: (type, data) => out.event(type, data) });
+      } catch (e) {
+        out.event('release', { status: 'skipped', reason: `the release could not be planned: ${errorMessage(e)}`, dry_run: true });
+      }
+    }
+    if (req.noRelease && envChanged.size > 0 && pillar.app.type === 'procfile') {
+      out.event('note', { message: `the app's environment changed on ${[...envChanged].join(', ')}: its web processes take it up on the next ops deploy ${req.env} without --no-release` });
+    }
     if (!req.dryRun && !req.noRelease && !signal.aborted) {
       const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
       if (!converged) out.event('release', { status: 'skipped', reason: 'the converge failed on some host' });
       else {
-        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook, tpl, maintenance: req.maintenance });
+        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook, tpl, maintenance: req.maintenance, envChanged });
         release = outcome.status;
         if (outcome.hookFailed) hookFailed = true;
       }

@@ -5,7 +5,7 @@
  */
 import { OperationError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
-import { healthWindow, probeOnHost, untilHealthy, type HealthResult } from '../release/health.js';
+import { checkApp, healthWindow, type HealthResult } from '../release/health.js';
 import { manageLine } from '../release/manage.js';
 import { activeAppUnits, appPaths, webUnitPort } from '../roles/app.js';
 import { captureExec, renderCommand } from '../ssh/command.js';
@@ -98,13 +98,9 @@ export class AppControl {
   async health(): Promise<HealthResult | undefined> {
     const web = this.web;
     if (!web || this.webPorts.length === 0) return undefined;
-    const conn = await this.session.connect(web);
     const data = this.pillar.data;
-    let last: HealthResult | undefined;
-    for (const port of this.webPorts) {
-      last = await untilHealthy(() => probeOnHost(conn, { port, domain: data.domain, check: data.healthcheck }), healthWindow(data.healthcheck));
-      if (!last.ok) return last;
-    }
-    return last;
+    const results = await checkApp(data.healthcheck, data.domain, { balancers: [], webs: [{ name: web.name, conn: () => this.session.connect(web), ports: this.webPorts }] }, { seconds: healthWindow(data.healthcheck) });
+    return results.find((r) => !r.ok) ?? results.at(-1);
   }
+
 }

@@ -151,7 +151,15 @@ export const pillarSchema = z
       )
       .default({})
       .describe('app.type procfile: how many of each Procfile process run, and where'),
-    releases: z.strictObject({ keep: z.number().int().min(2).max(100).default(5) }).default({ keep: 5 }),
+    releases: z
+      .strictObject({
+        keep: z.number().int().min(2).max(100).default(5),
+        batch: z
+          .union([z.number().int().min(1).max(1000), z.string().regex(/^(100|[1-9][0-9]?)%$/, 'a count of web hosts, or a percentage from 1% to 100%')])
+          .optional()
+          .describe('web hosts switched at a time, each batch out of the balancers and checked before the next (a count, or a percentage rounded up; default: all at once)'),
+      })
+      .default({ keep: 5 }),
     healthcheck: z
       .strictObject({
         path: z.string().regex(URL_PATH_RE, 'must be a URL path: / then letters, digits and . _ ~ ! & ( ) * + , = : @ % / ? -').default('/'),

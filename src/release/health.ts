@@ -93,6 +93,40 @@ export function healthWindow(check: Check): number {
   return Math.max(check.timeout, 15);
 }
 
+/** Where the health check is asked: balancers (HTTPS to their address), else web hosts' app servers on their ports. */
+export interface HealthTargets {
+  balancers: readonly { name: string; address: string }[];
+  webs: readonly { name: string; conn: () => Promise<Connection>; ports: readonly number[] }[];
+}
+
+/**
+ * The app's health check, the one way ops asks it: through every balancer when there is one,
+ * else on every port of every web host's app servers. Each target is retried for `seconds`
+ * (0: asked once); stops at the first failure unless `all`. Every result, with where it was asked.
+ */
+export async function checkApp(check: Check, domain: string | undefined, targets: HealthTargets, o: { seconds: number; all?: boolean }): Promise<(HealthResult & { via: string })[]> {
+  const results: (HealthResult & { via: string })[] = [];
+  const ask = async (via: string, probe: () => Promise<HealthResult>): Promise<boolean> => {
+    const r = o.seconds > 0 ? await untilHealthy(probe, o.seconds) : await probe();
+    results.push({ via, ...r });
+    return r.ok || o.all === true;
+  };
+  if (targets.balancers.length > 0) {
+    for (const b of targets.balancers) if (!(await ask(b.name, () => probeHttp({ scheme: 'https', address: b.address, domain, check })))) break;
+    return results;
+  }
+  outer: for (const w of targets.webs) {
+    if (w.ports.length === 0) {
+      results.push({ via: w.name, ok: false, detail: `no web process runs on ${w.name}` });
+      if (!o.all) break;
+      continue;
+    }
+    const conn = await w.conn();
+    for (const port of w.ports) if (!(await ask(w.name, () => probeOnHost(conn, { port, domain, check })))) break outer;
+  }
+  return results;
+}
+
 /** Retries `probe` until it passes or `seconds` have gone by; the last result is returned. */
 export async function untilHealthy(probe: () => Promise<HealthResult>, seconds: number): Promise<HealthResult> {
   const deadline = Date.now() + seconds * 1000;

@@ -2,8 +2,9 @@
  * The release pipeline, run on the master as the last part of `ops deploy`: fetch the app at the
  * environment's branch, build a release directory on every web and worker host (archive, shared
  * links, virtualenv, collectstatic, preflight checks), run the migrations once on one web host,
- * switch `current` atomically everywhere, reload the app gracefully, then check health through
- * the balancer — and switch back when that fails. Unchanged commit and build inputs: no release.
+ * switch `current` atomically everywhere (or batch by batch on the web hosts, `releases.batch`),
+ * reload the app gracefully, then check health through the balancer — and switch back when that
+ * fails. Unchanged commit and build inputs: no release.
  */
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
@@ -14,7 +15,7 @@ import type { Connection } from '../ssh/connection.js';
 import { captureExec } from '../ssh/command.js';
 import { shellLine } from '../ssh/quote.js';
 import { mapLimit, type SshSession } from '../ssh/session.js';
-import { healthWindow, probeHttp, probeOnHost, untilHealthy, type HealthResult } from './health.js';
+import { checkApp, healthWindow, type HealthResult } from './health.js';
 import { appendHistory, type ReleaseRecord } from './history.js';
 import { manageLine } from './manage.js';
 import { buildInputs, fetchSource } from './source.js';
@@ -22,6 +23,7 @@ import type { HookPoint } from '../pillar/schema.js';
 import type { Templates } from '../roles/templates.js';
 import { appShellLine } from './manage.js';
 import { maintenanceScript } from '../core/maintenance.js';
+import { upstreamControl, webBatches } from './batches.js';
 import { applyProcesses, parseProcfile, procfileBuildLines, processSpec, RELEASE_TYPE } from './processes.js';
 
 export interface ReleaseContext {
@@ -44,9 +46,14 @@ export interface ReleaseContext {
   hook?: (point: HookPoint, dir?: string) => Promise<void>;
   /** The project's templates (with the built-in ones): Procfile apps' units. */
   tpl: Templates;
+  /** Hosts whose app environment file the converge changed (a Procfile app's web instances take over). */
+  envChanged?: ReadonlySet<string>;
   /** Maintenance mode from before the migrations until the health check (its page's message). */
   maintenance?: string;
 }
+
+/** What reading the app and the hosts' releases needs (a dry run has no more). */
+export type Planning = Pick<ReleaseContext, 'env' | 'pillar' | 'hosts' | 'appHosts' | 'session' | 'knownHosts' | 'workDir' | 'branch' | 'event'>;
 
 /** What a switch needs besides the host: how the app runs. */
 export interface Switching {
@@ -130,20 +137,12 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   const started = Date.now();
 
   step('fetch', { url: pillar.repo.url, branch });
-  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url, branch, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements, procfile: procfileApp });
-  const procfile = procfileApp ? procfileOf(source.procfile, ctx) : undefined;
-  const venv = app.requirements !== undefined && requirementsIn(source.requirements);
-  const inputs = buildInputs(source, { type: app.type, requirements: app.requirements, pip_args: app.pip_args, wsgi: app.wsgi, start: app.start_command, collectstatic: app.collectstatic });
+  const { source, procfile, venv, inputs, states, live, unchanged } = await prepare(ctx, branch);
   await check();
-
-  const states = await mapLimit(ctx.appHosts, 32, async (h) => readState(await ctx.session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, p.root));
-  // Same commit and inputs as what runs: nothing to build, nothing to switch.
-  const liveIds = new Set(states.map((s) => s.current));
-  const [live] = liveIds;
-  const liveInputs = liveIds.size === 1 && live ? await readInputs(states[0] as HostState, p.releases, live) : undefined;
-  if (live && liveInputs === inputs) {
+  if (live && unchanged) {
     // the processes follow the pillar's counts without a new release
-    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, false, sh, ctx.event));
+    // (the web instances of a host whose environment changed take over with it)
+    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, ctx.envChanged?.has(s.host.name) ? 'web' : 'none', sh, ctx.event));
     ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, changed: 0, duration_ms: Date.now() - started });
     return { status: 'unchanged', id: live };
   }
@@ -155,6 +154,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   const record: ReleaseRecord = { ...meta, status: 'failed', migrations: [], hosts: states.map((s) => s.host.name) };
   let switched: HostState[] = [];
   const maintenance = maintenanceMode(ctx);
+  const upstream = upstreamControl(ctx);
   try {
     // Build everywhere, in parallel; nothing serves from it yet.
     step('build', { id, commit: source.commit, hosts: states.length });
@@ -207,15 +207,39 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     await ctx.hook?.('before_switch', dir);
     await check();
 
-    // Switch: one atomic rename per host, then a graceful reload.
+    // Switch: one atomic rename per host, then a graceful reload. With releases.batch the web
+    // hosts go batch by batch, each out of the balancers while it switches and is checked.
     step('switch', { id });
-    switched = states;
-    await mapLimit(states, 32, (s) => switchTo(s, id, sw));
-    step('switched', { id });
-
-    const health = await healthCheck(ctx, webs);
+    const batches = webBatches(webs, pillar.releases.batch);
+    let health: HealthResult = { ok: true, detail: '' };
+    if (batches.length > 1) {
+      for (const [i, batch] of batches.entries()) {
+        const names = batch.map((s) => s.host.name);
+        step('batch', { id, batch: i + 1, of: batches.length, hosts: names });
+        await upstream.takeOut(batch.map((s) => s.host));
+        switched = [...switched, ...batch];
+        await mapLimit(batch, 32, (s) => switchTo(s, id, sw));
+        const r = await healthCheck(ctx, batch, true);
+        if (!r.ok) {
+          health = { ok: false, detail: `batch ${i + 1} of ${batches.length} (${names.join(', ')}): ${r.detail}` };
+          break;
+        }
+        // the batch comes back with the next one's going out (one nginx reload), the last one here
+        if (i === batches.length - 1) await upstream.restore();
+        await check();
+      }
+    }
+    if (health.ok) {
+      // every host not switched yet (all of them without batches; else the worker-only hosts)
+      const rest = states.filter((s) => !switched.includes(s));
+      switched = states;
+      await mapLimit(rest, 32, (s) => switchTo(s, id, sw));
+      step('switched', { id });
+      health = await healthCheck(ctx, webs);
+    }
     if (!health.ok) {
-      const back = await rollBack(ctx, states, sw);
+      const back = await rollBack(ctx, switched, sw);
+      await upstream.restore();
       await maintenance.off();
       record.status = 'rolled-back';
       record.detail = `health check failed: ${health.detail}`;
@@ -235,6 +259,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     const interrupted = e instanceof Interrupted || ctx.signal.aborted;
     let back = '';
     if (switched.length > 0) back = await rollBack(ctx, switched, sw);
+    await upstream.restore();
     await maintenance.off();
     // The half-built release goes; what served before keeps serving.
     await mapLimit(states, 32, (s) => sh(s.conn, `rm -rf ${q(dir)}`).catch(() => undefined));
@@ -245,6 +270,64 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     const hookFailed = switched.length > 0 && !interrupted ? await hookAfter(ctx, 'after_rollback') : undefined;
     return { status: interrupted ? 'interrupted' : 'failed', id, detail: record.detail, hookFailed };
   }
+}
+
+/**
+ * The app at the branch and what the app hosts run: the source, its build inputs, each host's
+ * releases, and whether what runs is already that (same commit and inputs everywhere).
+ */
+async function prepare(ctx: Planning, branch: string) {
+  const { pillar } = ctx;
+  const app = pillar.app;
+  const p = appPaths(pillar);
+  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url ?? '', branch, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements, procfile: app.type === 'procfile' });
+  const procfile = app.type === 'procfile' ? procfileOf(source.procfile, ctx) : undefined;
+  const venv = app.requirements !== undefined && requirementsIn(source.requirements);
+  const inputs = buildInputs(source, { type: app.type, requirements: app.requirements, pip_args: app.pip_args, wsgi: app.wsgi, start: app.start_command, collectstatic: app.collectstatic });
+  const states = await mapLimit(ctx.appHosts, 32, async (h) => readState(await ctx.session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, p.root));
+  const liveIds = new Set(states.map((s) => s.current));
+  const [live] = liveIds;
+  const liveInputs = liveIds.size === 1 && live ? await readInputs(states[0] as HostState, p.releases, live) : undefined;
+  return { source, procfile, venv, inputs, states, live: liveIds.size === 1 ? live : undefined, unchanged: live !== undefined && liveInputs === inputs };
+}
+
+/**
+ * `ops deploy --dry-run`: what the release would do, changing nothing on any host — made or not
+ * (the commit, and why), on which hosts, in which batches, migrations and the release phase where.
+ */
+export async function planRelease(ctx: Planning): Promise<void> {
+  const { pillar } = ctx;
+  if (!pillar.repo.url) {
+    ctx.event('release', { status: 'skipped', reason: 'no repo.url in the pillar', dry_run: true });
+    return;
+  }
+  if (ctx.appHosts.length === 0) {
+    ctx.event('release', { status: 'skipped', reason: 'no web or worker host in this deploy', dry_run: true });
+    return;
+  }
+  const branch = ctx.branch ?? pillar.branch ?? pillar.repo.branch;
+  const { source, procfile, states, live, unchanged } = await prepare(ctx, branch);
+  if (unchanged) {
+    ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, dry_run: true, ...(pillar.app.type === 'procfile' ? { processes: 'set to the pillar\'s counts' } : {}) });
+    return;
+  }
+  const webs = states.filter((s) => hasRole(s.host, 'web'));
+  const first = webs[0] ?? states[0];
+  const steps: string[] = [];
+  if (pillar.app.type === 'django' && first) steps.push(`migrations on ${first.host.name}`);
+  if (procfile?.has(RELEASE_TYPE) && first) steps.push(`the Procfile's release: on ${first.host.name}`);
+  const batches = webBatches(webs, pillar.releases.batch).map((b) => b.map((s) => s.host.name));
+  ctx.event('release', {
+    status: 'would-release',
+    commit: source.commit,
+    branch,
+    hosts: states.map((s) => s.host.name),
+    live: [...new Set(states.map((s) => s.current ?? 'none'))],
+    before_switch: steps,
+    batches: batches.length > 1 ? batches : undefined,
+    health: pillar.healthcheck.path,
+    dry_run: true,
+  });
 }
 
 /**
@@ -284,7 +367,7 @@ function maintenanceMode(ctx: ReleaseContext): { on(): Promise<void>; off(): Pro
 }
 
 /** The release's Procfile, checked: every type it names can run where the pillar puts it. */
-function procfileOf(text: string | undefined, ctx: ReleaseContext): Map<string, string> {
+function procfileOf(text: string | undefined, ctx: Planning): Map<string, string> {
   if (text === undefined) throw new OperationError(`app.type is procfile, but the app's ${ctx.branch ?? ctx.pillar.branch ?? ctx.pillar.repo.branch} branch has no Procfile at the top of the repo`);
   const procfile = parseProcfile(text);
   const webHosts = ctx.appHosts.filter((h) => hasRole(h, 'web'));
@@ -334,7 +417,7 @@ export async function switchTo(s: HostState, id: string, sw: Switching): Promise
   ];
   if (pillar.app.type === 'procfile') {
     await sh(s.conn, lines.join('\n'));
-    await applyProcesses(s, pillar, sw.tpl, id, true, sh, sw.event);
+    await applyProcesses(s, pillar, sw.tpl, id, 'all', sh, sw.event);
     return;
   }
   // In a subshell: its exits end the reload, not the switch script.
@@ -345,28 +428,25 @@ export async function switchTo(s: HostState, id: string, sw: Switching): Promise
   await sh(s.conn, lines.join('\n'));
 }
 
-export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' | 'event'>, webs: HostState[]): Promise<HealthResult> {
-  const check = ctx.pillar.healthcheck;
-  const balancers = ctx.hosts.filter((h) => hasRole(h, 'balancer'));
-  ctx.event('release_step', { step: 'health', via: balancers.length > 0 ? 'balancer' : 'web hosts' });
-  const window = healthWindow(check);
-  if (balancers.length > 0) {
-    for (const b of balancers) {
-      const r = await untilHealthy(() => probeHttp({ scheme: 'https', address: b.privateAddress, domain: ctx.pillar.domain, check }), window);
-      if (!r.ok) return r;
-    }
-    return { ok: true, detail: `${check.path} → ${check.status} through ${balancers.map((b) => b.name).join(', ')}` };
-  }
-  for (const w of webs) {
+/**
+ * The release's health check: through every balancer, or — without one, or `direct` (a batch of
+ * a rolling release, out of the balancers) — on the app servers of each of `webs`.
+ */
+export async function healthCheck(ctx: Pick<ReleaseContext, 'pillar' | 'hosts' | 'event'>, webs: HostState[], direct = false): Promise<HealthResult> {
+  const { pillar } = ctx;
+  const check = pillar.healthcheck;
+  const balancers = direct ? [] : ctx.hosts.filter((h) => hasRole(h, 'balancer'));
+  ctx.event('release_step', { step: 'health', via: balancers.length > 0 ? 'balancer' : 'web hosts', ...(direct ? { hosts: webs.map((w) => w.host.name) } : {}) });
+  const targets = {
+    balancers: balancers.map((b) => ({ name: b.name, address: b.privateAddress })),
     // a Procfile app's web instances each have a port of their own: every running one is checked
-    const ports = ctx.pillar.app.type === 'procfile' ? await webInstancePorts(w, ctx.pillar) : [ctx.pillar.app.port];
-    if (ports.length === 0) return { ok: false, detail: `no web process runs on ${w.host.name}` };
-    for (const port of ports) {
-      const r = await untilHealthy(() => probeOnHost(w.conn, { port, domain: ctx.pillar.domain, check }), window);
-      if (!r.ok) return r;
-    }
-  }
-  return { ok: true, detail: `${check.path} → ${check.status} on ${webs.map((w) => w.host.name).join(', ') || 'no web host'}` };
+    webs: balancers.length > 0 ? [] : await Promise.all(webs.map(async (w) => ({ name: w.host.name, conn: () => Promise.resolve(w.conn), ports: pillar.app.type === 'procfile' ? await webInstancePorts(w, pillar) : [pillar.app.port] }))),
+  };
+  const results = await checkApp(check, pillar.domain, targets, { seconds: healthWindow(check) });
+  const failed = results.find((r) => !r.ok);
+  if (failed) return failed;
+  const where = balancers.length > 0 ? `through ${balancers.map((b) => b.name).join(', ')}` : `on ${webs.map((w) => w.host.name).join(', ') || 'no web host'}`;
+  return { ok: true, detail: `${check.path} → ${check.status} ${where}` };
 }
 
 /** The ports of a Procfile app's running web instances on a host. */

@@ -152,14 +152,17 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
   return { types, managed, instances, hasDir: out.split('\n').includes('has-dir') };
 }
 
+/** What starts again: everything (a switch), the web instances only (a new environment), or only what changed. */
+export type Restart = 'all' | 'web' | 'none';
+
 /**
  * Makes a host run the processes of release `id`: the template units of its types (written when
  * they differ, those of types gone from the Procfile stopped and removed), `count` instances of
- * each — restarted when `restart` (a switch) or when their unit changed, else only started or
+ * each — restarted on `restart: 'all'` (a switch) or when their unit changed, else only started or
  * stopped to the count. Web instances take over: a new set starts, each passes the health check on
  * its own port, then the old set stops; a failing one is stopped and the old set keeps serving.
  */
-export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates, id: string, restart: boolean, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
+export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates, id: string, restart: Restart, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
   const project = pillar.project;
   const p = appPaths(pillar);
   const have = await readProcesses(s, pillar, id, sh);
@@ -180,7 +183,7 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
     const gone = [...(have.instances.get(name)?.keys() ?? [])].map((n) => name.replace('@.service', `@${n}.service`));
     for (const u of gone) lines.push(`systemctl disable --now --quiet ${quote(u)} || true`);
     lines.push(`rm -f ${quote(name)}`, 'reload=1');
-    event('process', { host: s.host.name, type: name.slice(project.length + 1, -'@.service'.length), status: 'removed', count: 0 });
+    event('process', { host: s.host.name, process: name.slice(project.length + 1, -'@.service'.length), status: 'removed', count: 0 });
   }
   lines.push('[ $reload = 0 ] || systemctl daemon-reload', `printf '%s\\n' ${[...wanted].map(quote).join(' ') || "''"} | grep -v '^$' > ${quote(p.processes)} || true`);
   // every type but web: to the count, restarted on a switch (a stop lets running work finish: SIGTERM, 30 s)
@@ -189,7 +192,7 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
     const existing = have.instances.get(processTemplate(project, spec.type)) ?? new Map<number, boolean>();
     for (let n = 1; n <= spec.count; n++) {
       const u = quote(processInstance(project, spec.type, n));
-      lines.push(restart ? `systemctl enable --quiet ${u}; systemctl restart ${u}` : `systemctl enable --quiet ${u}; if [ $ch${i} = 1 ]; then systemctl restart ${u}; else systemctl start ${u}; fi`);
+      lines.push(restart === 'all' ? `systemctl enable --quiet ${u}; systemctl restart ${u}` : `systemctl enable --quiet ${u}; if [ $ch${i} = 1 ]; then systemctl restart ${u}; else systemctl start ${u}; fi`);
     }
     for (const n of existing.keys()) if (n > spec.count) lines.push(`systemctl disable --now --quiet ${quote(processInstance(project, spec.type, n))} || true`);
   });
@@ -202,9 +205,9 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
     const down = await sh(s.conn, `sleep 3; for u in ${started.map(quote).join(' ')}; do systemctl is-active --quiet "$u" || { echo "down $u"; journalctl -u "$u" -n 5 --no-pager -o cat 2>/dev/null | sed 's/^/  /'; }; done; true`);
     if (down.includes('down ')) throw new OperationError(`${s.host.name}: ${down.trim().split('\n').filter((l) => l.startsWith('down ')).map((l) => l.slice(5)).join(', ')} stopped right after starting:\n${down.trim()}`);
   }
-  for (const spec of mine) if (spec.type !== 'web') event('process', { host: s.host.name, type: spec.type, status: restart ? 'restarted' : 'running', count: spec.count });
+  for (const spec of mine) if (spec.type !== 'web') event('process', { host: s.host.name, process: spec.type, status: restart === 'all' ? 'restarted' : 'running', count: spec.count });
   const webSpec = mine[web];
-  if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart || out.includes('web-changed=1'), sh, event);
+  if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart !== 'none' || out.includes('web-changed=1'), sh, event);
 }
 
 /**
@@ -228,7 +231,7 @@ async function takeOver(s: HostLink, pillar: Pillar, spec: ProcessSpec, existing
   const liveParity: 1 | 2 = odd >= running.length - odd ? 1 : 2;
   const live = webSet(liveParity, spec.count);
   if (!renew && running.length === spec.count && running.every((n) => live.includes(n))) {
-    event('process', { host: s.host.name, type: 'web', status: 'running', count: spec.count });
+    event('process', { host: s.host.name, process: 'web', status: 'running', count: spec.count });
     return;
   }
   const fresh = webSet(running.length === 0 ? 1 : liveParity === 1 ? 2 : 1, spec.count);
@@ -244,5 +247,5 @@ async function takeOver(s: HostLink, pillar: Pillar, spec: ProcessSpec, existing
   }
   // only now the old set stops (also its instances the balancers no longer reach)
   await sh(s.conn, [...stop(keep), 'true'].join('\n'));
-  event('process', { host: s.host.name, type: 'web', status: 'took-over', count: spec.count, instances: fresh });
+  event('process', { host: s.host.name, process: 'web', status: 'took-over', count: spec.count, instances: fresh });
 }

@@ -9,16 +9,39 @@ import { UsageError } from '../errors.js';
 import { shellLine } from '../ssh/quote.js';
 import type { Handler, State } from '../states/types.js';
 import { appPaths } from './app.js';
-import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
+import { hostsWith, text, type Host, type RoleContext, type RoleParts } from './context.js';
+import type { Pillar } from '../pillar/schema.js';
 import { webPortRange } from '../release/processes.js';
 import { ACME_WEBROOT, balancerCertificate, CHALLENGE_DIR, certificateNames } from '../tls/paths.js';
 
 /** nginx re-reads its configuration and certificates without dropping a connection. */
-export const NGINX_RELOAD: Handler = { id: 'handler:nginx-reload', run: { line: 'nginx -t -q && systemctl reload nginx' } };
+export const NGINX_RELOAD: Handler = { id: 'handler:nginx-reload', describe: 'graceful nginx reload, after nginx -t', run: { line: 'nginx -t -q && systemctl reload nginx' } };
 
 /** `ops maintenance`: its page (index.html) and, while it is on, the file `on`. */
 export function maintenanceDir(project: string): string {
   return `/var/lib/ops-maintenance/${project}`;
+}
+
+/** The servers of the site's upstream, in a file of their own: a rolling release rewrites it to take hosts out. */
+export function upstreamFile(project: string): string {
+  return `/etc/nginx/${project}.upstream.conf`;
+}
+
+/**
+ * The upstream's `server` lines: the app port of every web host — for a Procfile app every port
+ * of its two sets (the idle set refuses at once) — and those of `drained` hosts marked down.
+ */
+export function upstreamServers(pillar: Pillar, webs: readonly Host[], drained: ReadonlySet<string> = new Set()): string {
+  const ports = pillar.app.type === 'procfile' ? webPortRange(pillar) : { first: pillar.app.port, last: pillar.app.port };
+  // a Procfile app's idle ports refuse at once and the next is tried: never marked failed, so the
+  // set that has just started is used the moment it listens (marked failed it would be skipped
+  // for fail_timeout, and with the old set stopping nothing would be left)
+  const options = pillar.app.type === 'procfile' ? 'max_fails=0' : 'max_fails=3 fail_timeout=5s';
+  const lines = webs.flatMap((h) =>
+    Array.from({ length: ports.last - ports.first + 1 }, (_, i) => `server ${h.privateAddress}:${ports.first + i} ${options}${drained.has(h.name) ? ' down' : ''};`),
+  );
+  if (lines.length === 0) lines.push(`server 127.0.0.1:${pillar.app.port} down;`);
+  return `# Managed by ops: the web hosts of ${pillar.project}${drained.size > 0 ? ` (taken out during a release: ${[...drained].join(', ')})` : ''}\n${lines.join('\n')}\n`;
 }
 
 export function balancer(ctx: RoleContext): RoleParts {
@@ -68,21 +91,15 @@ export function balancer(ctx: RoleContext): RoleParts {
   if (htpasswd) {
     states.push({ id: `htpasswd:${htpasswd}`, kind: 'htpasswd', params: { path: htpasswd, users, owner: 'root', group: 'www-data', mode: 0o640 }, secret: true, requires: ['pkg:nginx'] });
   } else states.push({ id: `absent:/etc/nginx/${ctx.project}.htpasswd`, kind: 'absent', params: { path: `/etc/nginx/${ctx.project}.htpasswd` } });
-  // a Procfile app's web instances: every port of the two sets on every web host (the idle set refuses at once)
-  const ports = ctx.pillar.app.type === 'procfile' ? webPortRange(ctx.pillar) : { first: ctx.pillar.app.port, last: ctx.pillar.app.port };
-  const upstreams = hostsWith(ctx, 'web').flatMap((h) => Array.from({ length: ports.last - ports.first + 1 }, (_, i) => `${h.privateAddress}:${ports.first + i}`));
+  const upstream = upstreamFile(ctx.project);
+  states.push({ id: `file:${upstream}`, kind: 'file', params: { path: upstream, content: text(upstreamServers(ctx.pillar, hostsWith(ctx, 'web'))), mode: 0o644 }, requires: ['pkg:nginx'], notify: ['handler:nginx-reload'] });
   const site = ctx.tpl.render('balancer/site.conf.njk', {
     project: ctx.project,
     domain,
     server_names: names.length > 0 ? names : [domain],
     acme_webroot: acme ? ACME_WEBROOT : undefined,
     hsts: ctx.pillar.tls.hsts,
-    upstreams,
-    // a Procfile app's idle ports refuse at once and the next is tried: never marked down, so the
-    // set that has just started is used the moment it listens (marked down it would be skipped
-    // for fail_timeout, and with the old set stopping nothing would be left)
-    server_options: ctx.pillar.app.type === 'procfile' ? 'max_fails=0' : 'max_fails=3 fail_timeout=5s',
-    port: ctx.pillar.app.port,
+    upstream_file: upstream,
     cert,
     key,
     htpasswd,

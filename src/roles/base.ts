@@ -44,7 +44,7 @@ export function base(ctx: RoleContext): RoleParts {
     requires: keyStates,
     notify: ['handler:sshd-reload'],
   });
-  const handlers: Handler[] = [{ id: 'handler:sshd-reload', run: { line: 'sshd -t && { systemctl reload ssh 2>/dev/null || systemctl reload sshd; }' } }];
+  const handlers: Handler[] = [{ id: 'handler:sshd-reload', describe: 'reload sshd, after sshd -t (open sessions stay)', run: { line: 'sshd -t && { systemctl reload ssh 2>/dev/null || systemctl reload sshd; }' } }];
   return { states, handlers };
 }
 
@@ -62,6 +62,6 @@ export function firewall(ctx: RoleContext, rules: readonly FirewallRule[]): Role
       { id: 'file:/etc/nftables.conf', kind: 'file', params: { path: '/etc/nftables.conf', content: text(ctx.tpl.render('base/nftables.conf.njk', { rules: rendered, ssh_port: ctx.host.port })), mode: 0o755 }, requires: ['pkg:base'], notify: ['handler:nftables-reload'] },
       { id: 'service:nftables', kind: 'service', params: { name: 'nftables', enabled: true, running: true }, requires: ['file:/etc/nftables.conf'] },
     ],
-    handlers: [{ id: 'handler:nftables-reload', run: { argv: ['nft', '-f', '/etc/nftables.conf'] } }],
+    handlers: [{ id: 'handler:nftables-reload', describe: 'load the firewall rules (nft -f /etc/nftables.conf)', run: { argv: ['nft', '-f', '/etc/nftables.conf'] } }],
   };
 }

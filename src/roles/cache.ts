@@ -28,7 +28,7 @@ function memcached(ctx: RoleContext, port: number): { states: State[]; handlers:
       },
       { id: 'service:memcached', kind: 'service', params: { name: 'memcached', enabled: true, running: true }, requires: ['pkg:memcached'] },
     ],
-    handlers: [{ id: 'handler:memcached-restart', run: { argv: ['systemctl', 'restart', 'memcached'] } }],
+    handlers: [{ id: 'handler:memcached-restart', describe: 'restart memcached (the cache starts empty)', run: { argv: ['systemctl', 'restart', 'memcached'] } }],
   };
 }
 
@@ -51,7 +51,7 @@ function redis(ctx: RoleContext, port: number): { states: State[]; handlers: Han
       edit('protected-mode', 'protected-mode no'),
       { id: 'service:redis-server', kind: 'service', params: { name: 'redis-server', enabled: true, running: true }, requires: ['pkg:redis-server'] },
     ],
-    handlers: [{ id: 'handler:redis-restart', run: { argv: ['systemctl', 'restart', 'redis-server'] } }],
+    handlers: [{ id: 'handler:redis-restart', describe: 'restart Redis', run: { argv: ['systemctl', 'restart', 'redis-server'] } }],
   };
 }
 

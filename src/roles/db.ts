@@ -78,8 +78,8 @@ export function db(ctx: RoleContext): RoleParts {
     handlers: [
       // listen_addresses takes a restart; pg_hba.conf a reload. Both go through postgresql.service,
       // which Debian's postgresql@<version>-<cluster> units follow.
-      { id: 'handler:postgresql-restart', run: { argv: ['systemctl', 'restart', 'postgresql'] } },
-      { id: 'handler:postgresql-reload', run: { argv: ['systemctl', 'reload', 'postgresql'] } },
+      { id: 'handler:postgresql-restart', describe: 'restart PostgreSQL (connections are dropped)', run: { argv: ['systemctl', 'restart', 'postgresql'] } },
+      { id: 'handler:postgresql-reload', describe: 'reload PostgreSQL (pg_hba.conf)', run: { argv: ['systemctl', 'reload', 'postgresql'] } },
     ],
     firewall: [{ port: PORTS.db, proto: 'tcp', from: clients, comment: 'postgresql, from app hosts' }],
   };

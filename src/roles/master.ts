@@ -23,7 +23,7 @@ export function master(ctx: RoleContext): RoleParts {
       { id: `unit:${timer}`, kind: 'unit', params: { name: timer, content: text(ctx.tpl.render('master/acme-renew.timer.njk', vars)) }, notify: ['handler:acme-timer-restart'] },
       { id: `service:${timer}`, kind: 'service', params: { name: timer, enabled: true, running: true }, requires: [`unit:${timer}`, `unit:${service}`] },
     );
-    return { states, handlers: [{ id: 'handler:acme-timer-restart', run: { argv: ['systemctl', 'restart', timer] } }] };
+    return { states, handlers: [{ id: 'handler:acme-timer-restart', describe: `restart ${timer}`, run: { argv: ['systemctl', 'restart', timer] } }] };
   }
   // no tls.acme (any more): no renewal timer
   states.push(
@@ -31,5 +31,5 @@ export function master(ctx: RoleContext): RoleParts {
     { id: `absent:/etc/systemd/system/${timer}`, kind: 'absent', params: { path: `/etc/systemd/system/${timer}` }, requires: [`service:${timer}`], notify: ['handler:daemon-reload'] },
     { id: `absent:/etc/systemd/system/${service}`, kind: 'absent', params: { path: `/etc/systemd/system/${service}` }, notify: ['handler:daemon-reload'] },
   );
-  return { states, handlers: [{ id: 'handler:daemon-reload', run: { argv: ['systemctl', 'daemon-reload'] } }] };
+  return { states, handlers: [{ id: 'handler:daemon-reload', describe: 'systemctl daemon-reload', run: { argv: ['systemctl', 'daemon-reload'] } }] };
 }

@@ -112,7 +112,7 @@ export function projectRoles(ctx: RoleContext, repoRoot: string): Record<string,
           states.push({ id: `cmd:${name}:${i}`, kind: 'cmd', params: { run: { line: k.run }, creates: k.creates, unless: k.unless, onlyif: k.onlyif, user: k.user, describe: k.run }, ...extra(k) });
         }
       });
-      const handlers: Handler[] = Object.entries(def.handlers).map(([h, line]) => ({ id: hid(h), run: { line } }));
+      const handlers: Handler[] = Object.entries(def.handlers).map(([h, line]) => ({ id: hid(h), describe: line, run: { line } }));
       return { states, handlers };
     };
   }

@@ -52,7 +52,7 @@ export function queue(ctx: RoleContext): RoleParts {
   ];
   return {
     states,
-    handlers: [{ id: 'handler:rabbitmq-restart', run: { line: RESTART_UNLESS_CURRENT } }],
+    handlers: [{ id: 'handler:rabbitmq-restart', describe: 'restart RabbitMQ unless it runs the current configuration', run: { line: RESTART_UNLESS_CURRENT } }],
     firewall: [{ port: PORTS.queue, proto: 'tcp', from: clientsOfServices(ctx), comment: 'rabbitmq, from app hosts' }],
   };
 }

@@ -52,9 +52,21 @@ export function appBase(ctx: RoleContext): RoleParts {
   // The environment is read at start: what runs starts again (nothing runs before the first
   // release). gunicorn re-reads it on a graceful reload, so a Django app drops no request; the
   // others restart (Celery's warm shutdown lets running tasks finish).
+  // A Procfile app's web instances take over in the release step instead (a new set with the new
+  // environment, each checked, then the old set stops).
   const web = appUnits(ctx).web;
-  const again = django ? `if [ "$u" = ${web} ]; then (\n${gracefulReload(web, ctx.pillar.app.workers)}\n) || exit 1; else systemctl restart "$u"; fi` : 'systemctl restart "$u"';
-  const handlers: Handler[] = [{ id: 'handler:app-restart', run: { line: `for u in $(${activeAppUnits(ctx)}); do ${again}; done; true` } }];
+  const procfile = ctx.pillar.app.type === 'procfile';
+  const again = django
+    ? `if [ "$u" = ${web} ]; then (\n${gracefulReload(web, ctx.pillar.app.workers)}\n) || exit 1; else systemctl restart "$u"; fi`
+    : procfile
+      ? `case "$u" in ${quote(`${ctx.project}-web@`)}*) ;; *) systemctl restart "$u" ;; esac`
+      : 'systemctl restart "$u"';
+  const describe = django
+    ? `the app's running units read the new environment: a graceful reload of ${web} (no request dropped), a restart of the others`
+    : procfile
+      ? "restart the app's running processes but web, whose instances take over with the new environment in the release step"
+      : "restart the app's running units (they read the new environment)";
+  const handlers: Handler[] = [{ id: 'handler:app-restart', describe, run: { line: `for u in $(${activeAppUnits(ctx)}); do ${again}; done; true` } }];
   return { states, handlers };
 }
 
@@ -134,7 +146,7 @@ export function web(ctx: RoleContext): RoleParts {
       { id: `unit:${units.web}`, kind: 'unit', params: { name: units.web, content: text(unit) }, notify: ['handler:web-restart'] },
       { id: `service:${units.web}`, kind: 'service', params: { name: units.web, enabled: true, running: true, whenExists: p.current }, requires: [`unit:${units.web}`] },
     ],
-    handlers: [...(shared.handlers ?? []), { id: 'handler:web-restart', run: { line: `systemctl is-active --quiet ${units.web} && systemctl restart ${units.web}; true` } }],
+    handlers: [...(shared.handlers ?? []), { id: 'handler:web-restart', describe: `restart ${units.web} where running`, run: { line: `systemctl is-active --quiet ${units.web} && systemctl restart ${units.web}; true` } }],
     firewall: [{ port: app.port, proto: 'tcp', from: hostsWith(ctx, 'balancer'), comment: 'app server, from balancers' }],
   };
 }

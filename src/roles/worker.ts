@@ -29,6 +29,6 @@ export function worker(ctx: RoleContext): RoleParts {
   }
   return {
     states,
-    handlers: [...(shared.handlers ?? []), { id: 'handler:worker-restart', run: { line: `for u in ${units.worker} ${units.beat}; do systemctl is-active --quiet "$u" && systemctl restart "$u"; done; true` } }],
+    handlers: [...(shared.handlers ?? []), { id: 'handler:worker-restart', describe: `restart ${units.worker}${ctx.pillar.worker.beat ? ` and ${units.beat}` : ''} where running (Celery's warm shutdown: running tasks finish)`, run: { line: `for u in ${units.worker} ${units.beat}; do systemctl is-active --quiet "$u" && systemctl restart "$u"; done; true` } }],
   };
 }

@@ -136,6 +136,11 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
       }
       emit({ id: s.id, status: p.status === 'change' ? 'would-change' : p.status, summary: p.summary, durationMs: 0, diff });
     });
+    // the handlers the changes would set off, each once, as a real run would
+    const changing = states.filter((_, i) => plans[i]?.status === 'change');
+    for (const h of handlers) {
+      if (changing.some((s) => (s.notify ?? []).includes(h.id))) emit({ id: h.id, status: 'would-change', summary: `would run: ${redactor.redact(h.describe)}`, durationMs: 0 });
+    }
     return summarize(results, started);
   }
 

@@ -63,6 +63,8 @@ export interface State<P = unknown> {
 export interface Handler {
   id: string;
   run: RemoteCommand;
+  /** What it does, in a few words: a dry run lists the handlers it would run. */
+  describe: string;
 }
 
 export type StateStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'would-change' | 'unknown';

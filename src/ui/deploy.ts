@@ -55,6 +55,8 @@ export class DeployPrinter {
     else if (e.type === 'hook') this.hook(e);
     else if (e.type === 'hook_failed') this.line('hook', `${c.red('failed')} ${e.error}${e.point === 'after_release' || e.point === 'after_rollback' ? ' (nothing is switched back for it)' : ''}`);
     else if (e.type === 'release_step') this.releaseStep(e);
+    else if (e.type === 'note') this.line(String(e.host ?? 'note'), c.yellow(String(e.message)));
+    else if (e.type === 'process') this.line(String(e.host), c.dim(`${e.process} processes: ${e.status} (${e.count})`));
     else if (e.type === 'tls') {
       const l = tlsLine(e);
       if (l) this.line('tls', e.status === 'failed' ? c.red(l) : e.status === 'warning' ? c.yellow(l) : l);
@@ -63,7 +65,14 @@ export class DeployPrinter {
       this.release = e;
       const s = String(e.status);
       if (s === 'released') this.line('release', `${c.green('released')} ${e.id} (${String(e.commit).slice(0, 12)}) — ${e.health}`);
-      else if (s === 'unchanged') this.line('release', `${c.green('unchanged')} ${e.id} is live (commit ${String(e.commit).slice(0, 12)}); nothing to release`);
+      else if (s === 'unchanged') this.line('release', `${c.green('unchanged')} ${e.id} is live (commit ${String(e.commit).slice(0, 12)}); ${e.dry_run ? 'would release nothing' : 'nothing to release'}${e.processes ? `; processes ${e.processes}` : ''}`);
+      else if (s === 'would-release') {
+        const batches = e.batches as string[][] | undefined;
+        this.line('release', `${c.yellow('would release')} commit ${String(e.commit).slice(0, 12)} (${e.branch}) on ${(e.hosts as string[]).join(', ')}, live now: ${(e.live as string[]).join(', ')}`);
+        const before = e.before_switch as string[];
+        if (before.length > 0) this.line('release', `    before the switch: ${before.join('; ')}`);
+        this.line('release', `    switch: ${batches ? batches.map((b, i) => `batch ${i + 1}: ${b.join(', ')}`).join(' → ') : 'every host at once'}, graceful reload, then the health check (GET ${e.health})`);
+      }
       else if (s === 'skipped') this.line('release', c.dim(`no release: ${e.reason}`));
       else this.line('release', `${c.red(s)} ${e.id ?? ''}: ${e.error}`);
     }
@@ -116,7 +125,10 @@ export class DeployPrinter {
       migrated: () => `migrations applied: ${(e.migrations as string[]).join(', ') || 'none'}`,
       switch: () => `switching current to ${e.id}`,
       switched: () => 'switched; app servers reloaded',
-      health: () => `health check (${e.via})`,
+      batch: () => `batch ${e.batch} of ${e.of}: ${(e.hosts as string[]).join(', ')}`,
+      'out-of-upstream': () => `${(e.hosts as string[]).join(', ')} out of the balancers' upstream`,
+      'into-upstream': () => `${(e.hosts as string[]).join(', ')} back into the balancers' upstream`,
+      health: () => `health check (${e.hosts ? `on ${(e.hosts as string[]).join(', ')}` : e.via})`,
       rollback: () => c.yellow('switching back to the previous release'),
     };
     this.line('release', c.dim(text[step]?.() ?? step));

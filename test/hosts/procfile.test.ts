@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergedLab, DEMO } from '../support/converged.js';
-import { curlDemo } from '../support/demo-app.js';
+import { curlDemo, requestLoop } from '../support/demo-app.js';
 import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
 import { OPS, ops, ROOT, tempRepo, type RunResult } from '../support/ops.js';
 
@@ -211,19 +211,9 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
 
   it('a new release takes over without a failed request', async () => {
     const v = await publish();
-    let running = true;
-    const failed: string[] = [];
-    let ok = 0;
-    const loop = (async () => {
-      while (running) {
-        const r = await curlDemo(addr('lab-4'), '/');
-        if (r.code === '200') ok++;
-        else failed.push(`${r.code} ${r.body.slice(0, 80)}`);
-      }
-    })();
+    const loop = requestLoop(addr('lab-4'));
     const r = await deploy();
-    running = false;
-    await loop;
+    const { ok, failed } = await loop.stop();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect((await page()).version).toBe(String(v));
     expect(failed).toEqual([]);
@@ -263,6 +253,35 @@ describe('a Heroku-style app: Procfile, the runtime contract, the release phase'
     await loop;
     expect(failed).toEqual([]);
     setProject('processes: {worker: {count: 1}}');
+  });
+
+  it('a changed environment, deployed during a request loop: the web processes take over with it (no failed request, no release), the worker restarts with it', async () => {
+    const invocation = async () => (await run('lab-3', 'systemctl show -p InvocationID --value demo-worker@1.service')).stdout.replace(/^lab-\d+\s+\|\s*/gm, '').trim();
+    const before = { web: await instances('lab-3', 'web'), runs: (await page()).release_runs, worker: await invocation() };
+    const lab = join(repo, 'pillar/lab.yml');
+    writeFileSync(lab, readFileSync(lab, 'utf8').replace(/^env:\n/m, 'env:\n  APP_SETTING: takeover-1\n'));
+    const loop = requestLoop(addr('lab-4'));
+    const r = await deploy();
+    await new Promise((res) => setTimeout(res, 1000));
+    const { ok, failed } = await loop.stop();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/unchanged/);
+    expect(failed).toEqual([]);
+    expect(ok).toBeGreaterThan(10);
+    const seen = new Map<unknown, unknown>();
+    for (let i = 0; i < 12 && seen.size < 2; i++) {
+      const p = await page();
+      seen.set(p.host, p.setting);
+    }
+    expect(Object.fromEntries(seen)).toEqual({ 'lab-3': 'takeover-1', 'lab-4': 'takeover-1' });
+    // the other web set serves now; no release was made
+    const after = await instances('lab-3', 'web');
+    expect(after).toHaveLength(before.web.length);
+    expect(after).not.toEqual(before.web);
+    expect((await page()).release_runs).toBe(before.runs);
+    const worker = await invocation();
+    expect(worker).toMatch(/^[0-9a-f]{32}$/);
+    expect(worker).not.toBe(before.worker);
   });
 
   it('deploy --maintenance: the page during a failing release command; exit 1 naming it; then the previous release serves again', async () => {

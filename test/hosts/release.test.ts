@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convergedLab, DEMO } from '../support/converged.js';
-import { curlDemo, publishDemoApp, servedDemoRelease } from '../support/demo-app.js';
+import { curlDemo, publishDemoApp, requestLoop, servedDemoRelease } from '../support/demo-app.js';
 import { labDown, requireRoot, type LabHostRow } from '../support/lab.js';
 import { OPS, ops, tempRepo, type RunResult } from '../support/ops.js';
 
@@ -31,31 +31,9 @@ const publish = (change?: (dir: string) => void) => publishDemoApp(opsLab, chang
 const curl = (path: string, seconds = 10) => curlDemo(addr('lab-4'), path, seconds);
 const servedRelease = () => servedDemoRelease(addr('lab-4'));
 
-/** Requests `/` in a loop until stopped; every answer is recorded. */
-function requestLoop(): { stop(): Promise<{ ok: number; failed: string[]; releases: Set<string> }> } {
-  let running = true;
-  const result = { ok: 0, failed: [] as string[], releases: new Set<string>() };
-  const done = (async () => {
-    while (running) {
-      const r = await curl('/');
-      if (r.code === '200') {
-        result.ok++;
-        result.releases.add(/release: (\S+)/.exec(r.body)?.[1] ?? '?');
-      } else result.failed.push(`${r.code} ${r.body.slice(0, 80)}`);
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await done;
-      return result;
-    },
-  };
-}
-
 /** A deploy with a request loop running from a second before it to a second after it; it must succeed. */
 async function deployDuringRequests(): Promise<{ d: Awaited<ReturnType<typeof deploy>>; seen: Awaited<ReturnType<ReturnType<typeof requestLoop>['stop']>> }> {
-  const loop = requestLoop();
+  const loop = requestLoop(addr('lab-4'));
   await new Promise((r) => setTimeout(r, 1000));
   const d = await deploy();
   await new Promise((r) => setTimeout(r, 1000));
@@ -292,7 +270,7 @@ describe('interrupted deploys', () => {
     it(`SIGINT ${point}: every request is served, the previous release stays, the lock is free`, async () => {
       const before = await servedRelease();
       await publish();
-      const loop = requestLoop();
+      const loop = requestLoop(addr('lab-4'));
       const killed = await deployKilledAt(marker);
       await new Promise((r) => setTimeout(r, 6000)); // the master notices and cleans up
       const seen = await loop.stop();

@@ -23,7 +23,7 @@ export interface LabKind {
 /** master lab-1; db, queue and cache on lab-2; the app (web, worker) on lab-3; the balancer on lab-4. */
 export const DEMO: LabKind = {
   name: 'demo',
-  lane: ['test/hosts/deploy.test.ts', 'test/hosts/release.test.ts', 'test/hosts/roles-data.test.ts', 'test/hosts/roles-minimal.test.ts', 'test/hosts/hooks.test.ts', 'test/hosts/tasks.test.ts', 'test/hosts/recovery.test.ts', 'test/hosts/acme.test.ts', 'test/hosts/procfile.test.ts'],
+  lane: ['test/hosts/deploy.test.ts', 'test/hosts/release.test.ts', 'test/hosts/roles-data.test.ts', 'test/hosts/roles-minimal.test.ts', 'test/hosts/hooks.test.ts', 'test/hosts/tasks.test.ts', 'test/hosts/recovery.test.ts', 'test/hosts/acme.test.ts', 'test/hosts/procfile.test.ts', 'test/hosts/rolling.test.ts'],
   env: 'lab',
   hosts: 4,
   minions: { 'lab-2': 'db,queue,cache', 'lab-3': 'web,worker', 'lab-4': 'balancer' },

@@ -8,11 +8,12 @@ import { DEFAULT_MESSAGE, setMaintenance } from '../../core/maintenance.js';
 import { templates } from '../../roles/templates.js';
 import { join } from 'node:path';
 import { webUnitPort } from '../../roles/app.js';
-import { probeHttp, probeOnHost } from '../../release/health.js';
+import { checkApp } from '../../release/health.js';
 import { readLogs, sinceArg, type LogEntry } from '../../core/logs.js';
 import { roleUnits, unitsNamed } from '../../core/units.js';
 import { HostPrinter } from '../../ui/hosts.js';
 import { openSession } from './ssh.js';
+import { driftThroughMaster, type Drift } from '../../converge/deploy.js';
 
 /** `2026-12-03 07:25:13.123` (UTC) of a journal timestamp in microseconds. */
 function when(micros: number): string {
@@ -80,6 +81,23 @@ function until(iso: string): string {
   return `${Math.max(1, Math.floor(s / 60))} min`;
 }
 
+/** `--drift`: what a converge would change now, through the master (read-only, as --dry-run is). */
+async function readDrift(ctx: Parameters<Handler>[0], pillar: ReturnType<typeof loadPillar>, opts: Parameters<Handler>[2]): Promise<Drift> {
+  const { connectMasterFor } = await import('./ssh.js');
+  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
+  try {
+    return await driftThroughMaster(ctx.repo, pillar.env, conn);
+  } finally {
+    await session.closeAll();
+  }
+}
+
+function driftCell(d: { changes: string[]; error?: string } | undefined, c: { red(s: string): string; yellow(s: string): string; green(s: string): string }): string {
+  if (!d) return '-';
+  if (d.error) return c.red('unknown');
+  return d.changes.length > 0 ? c.yellow(`${d.changes.length} to change`) : c.green('none');
+}
+
 export const status: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
@@ -89,29 +107,22 @@ export const status: Handler = async (ctx, args, opts) => {
   const session = openSession(ctx, pillar, opts);
   try {
     const rows = await readStatus(session, data, env, hosts);
+    const drift = opts.drift === true ? await readDrift(ctx, pillar, opts) : undefined;
     // the live release's health check: through every balancer, else on each web host's app server
     const balancers = hosts.filter((h) => h.roles.includes('balancer'));
-    const health: { via: string; ok: boolean; detail: string }[] = [];
-    if (balancers.length > 0 && data.domain) {
-      for (const b of balancers) {
-        if (!rows.find((r) => r.host === b.target.name)?.reachable) continue;
-        const r = await probeHttp({ scheme: 'https', address: b.target.address, domain: data.domain, check: data.healthcheck });
-        health.push({ via: b.target.name, ...r });
-      }
-    } else {
-      for (const w of hosts.filter((h) => h.roles.includes('web'))) {
-        const row = rows.find((r) => r.host === w.target.name);
-        if (!row?.reachable || !row.release) continue;
+    const reachable = (name: string) => rows.find((r) => r.host === name);
+    const health = await checkApp(data.healthcheck, data.domain, {
+      balancers: data.domain ? balancers.filter((b) => reachable(b.target.name)?.reachable).map((b) => ({ name: b.target.name, address: b.target.address })) : [],
+      webs: hosts.flatMap((w) => {
+        const row = reachable(w.target.name);
+        if (!w.roles.includes('web') || !row?.reachable || !row.release) return [];
         const ports = row.units.filter((u) => u.active === 'active').map((u) => webUnitPort(data, u.unit)).filter((p): p is number => p !== undefined);
-        for (const port of ports.length > 0 ? ports : [data.app.port]) {
-          const r = await probeOnHost(await session.connect(w.target), { port, domain: data.domain, check: data.healthcheck });
-          health.push({ via: w.target.name, ...r });
-        }
-      }
-    }
+        return [{ name: w.target.name, conn: () => session.connect(w.target), ports: ports.length > 0 ? ports : [data.app.port] }];
+      }),
+    }, { seconds: 0, all: true });
     const bad = rows.filter((r) => !r.reachable || r.error || r.down.length > 0).length + health.filter((h) => !h.ok).length;
     if (ctx.out.json) {
-      for (const r of rows) ctx.out.event('host_status', { ...r });
+      for (const r of rows) ctx.out.event('host_status', { ...r, ...(drift ? { drift: drift.get(r.host)?.changes ?? null, drift_error: drift.get(r.host)?.error ?? null } : {}) });
       for (const h of health) ctx.out.event('health', { ...h });
       ctx.out.event('summary', { hosts: rows.length, unreachable: rows.filter((r) => !r.reachable).length, down: rows.reduce((n, r) => n + r.down.length, 0), health_ok: health.every((h) => h.ok), ok: bad === 0 });
       return bad === 0 ? 0 : 1;
@@ -127,8 +138,9 @@ export const status: Handler = async (ctx, args, opts) => {
       r.disk_used_pct !== undefined ? `${r.disk_used_pct}%` : '-',
       r.memory_used_pct !== undefined ? `${r.memory_used_pct}%` : '-',
       r.certificate_expires ? until(r.certificate_expires) : '-',
+      ...(drift ? [driftCell(drift.get(r.host), c)] : []),
     ]);
-    const head = ['HOST', 'STATE', 'OS', 'ROLES', 'RELEASE', 'UNITS', 'DISK', 'MEM', 'CERT'];
+    const head = ['HOST', 'STATE', 'OS', 'ROLES', 'RELEASE', 'UNITS', 'DISK', 'MEM', 'CERT', ...(drift ? ['DRIFT'] : [])];
     const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
     const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => plain(row[i] ?? '').length)));
     const fmt = (row: string[]) => row.map((v, i) => (i === row.length - 1 ? v : v + ' '.repeat((widths[i] ?? 0) - plain(v).length))).join('  ');
@@ -138,6 +150,10 @@ export const status: Handler = async (ctx, args, opts) => {
       for (const u of r.down) out.push(`${r.host}: ${c.red(`${u} is ${r.units.find((x) => x.unit === u)?.active ?? 'down'}`)} (ops logs ${env} --host ${r.host} --unit ${u})`);
     }
     for (const h of health) out.push(`health via ${h.via}: ${h.ok ? c.green(h.detail) : c.red(h.detail)}`);
+    for (const [host, d] of drift ?? []) {
+      if (d.error) out.push(`${host}: ${c.red(`drift unknown: ${d.error}`)}`);
+      else if (d.changes.length > 0) out.push(`${host}: a converge would change ${d.changes.join(', ')} (ops deploy ${env} --dry-run shows how)`);
+    }
     ctx.out.result(out.join('\n'));
     return bad === 0 ? 0 : 1;
   } finally {

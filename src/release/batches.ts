@@ -1,0 +1,71 @@
+/**
+ * Rolling releases (`releases.batch`): the web hosts switch batch by batch, each batch taken out
+ * of every balancer's upstream while it switches and is checked on its own app servers, and put
+ * back before the next.
+ */
+import { errorMessage, OperationError } from '../errors.js';
+import type { Pillar } from '../pillar/schema.js';
+import { upstreamFile, upstreamServers } from '../roles/balancer.js';
+import type { Host } from '../roles/context.js';
+import { hasRole } from '../roles/context.js';
+import { captureExec } from '../ssh/command.js';
+import { shellLine } from '../ssh/quote.js';
+import { mapLimit, type SshSession } from '../ssh/session.js';
+
+/** The web hosts in the order they switch, batch by batch; one batch (all at once) without `releases.batch`. */
+export function webBatches<T>(webs: readonly T[], batch: Pillar['releases']['batch']): T[][] {
+  if (batch === undefined || webs.length <= 1) return [[...webs]];
+  const size = typeof batch === 'number' ? batch : Math.ceil((webs.length * Number(batch.slice(0, -1))) / 100);
+  const n = Math.min(Math.max(1, size), webs.length);
+  const out: T[][] = [];
+  for (let i = 0; i < webs.length; i += n) out.push(webs.slice(i, i + n));
+  return out;
+}
+
+/**
+ * Takes web hosts out of every balancer's upstream and puts them back: the upstream's file
+ * (the one the balancer role writes) rewritten with their servers down, then a graceful nginx
+ * reload — one per batch, the next batch going out as the last comes back. Requests already on
+ * their way finish; new ones go to the other hosts. `restore` is
+ * safe to call again; a balancer it cannot reach is reported, never thrown.
+ */
+export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; session: SshSession; event: (type: string, data: Record<string, unknown>) => void }) {
+  const balancers = o.hosts.filter((h) => hasRole(h, 'balancer'));
+  const webs = o.hosts.filter((h) => hasRole(h, 'web'));
+  const file = upstreamFile(o.pillar.project);
+  let out = new Set<string>();
+  const write = async (drained: Set<string>) => {
+    const content = Buffer.from(upstreamServers(o.pillar, webs, drained), 'utf8');
+    // nginx has read the new file once the reload's new workers run: a second for the signal to land
+    const line = `set -e\numask 022\ncat > ${shellLine([`${file}.ops-new`])}\nmv -f ${shellLine([`${file}.ops-new`, file])}\nnginx -t -q\nsystemctl reload nginx\nsleep 1`;
+    await mapLimit(balancers, 32, async (b) => {
+      const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
+      const r = await captureExec(conn, line, content);
+      if (r.code !== 0) throw new OperationError(`${b.name}: the upstream could not be changed: ${r.err.trim().split('\n').slice(-3).join(' | ') || `exit ${r.code}`}`);
+    });
+  };
+  return {
+    balancers,
+    /** Takes `hosts` out and puts back those taken out before, in one reload. */
+    async takeOut(hosts: readonly Host[]): Promise<void> {
+      if (balancers.length === 0) return;
+      const next = new Set(hosts.map((h) => h.name));
+      const back = [...out].filter((h) => !next.has(h));
+      out = next;
+      await write(out);
+      if (back.length > 0) o.event('release_step', { step: 'into-upstream', hosts: back, balancers: balancers.map((b) => b.name) });
+      o.event('release_step', { step: 'out-of-upstream', hosts: [...out], balancers: balancers.map((b) => b.name) });
+    },
+    async restore(): Promise<void> {
+      if (out.size === 0) return;
+      const back = [...out];
+      out = new Set();
+      try {
+        await write(out);
+        o.event('release_step', { step: 'into-upstream', hosts: back, balancers: balancers.map((b) => b.name) });
+      } catch (e) {
+        o.event('note', { message: `${back.join(', ')} could not be put back into the balancers' upstream: ${errorMessage(e)}; the next ops deploy puts them back` });
+      }
+    },
+  };
+}

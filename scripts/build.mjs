@@ -1,16 +1,23 @@
 // Bundles the CLI into dist/: ops.mjs plus chunks/ loaded on demand (each command compiles only
-// what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole dist/ folder.
+// what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole folder dist links to (cp -rL dist).
 import { build } from 'esbuild';
-import { chmodSync, cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 
-rmSync(`${root}/dist`, { recursive: true, force: true });
+// Each build goes to a folder of its own under .dist-builds/, and dist is a symbolic link to the
+// newest, replaced in one rename: an ops started meanwhile runs the old bundle or the new one,
+// never half of one, and one already running keeps loading its chunks from its own folder
+// (Node resolves the link when it starts). The two builds before the newest are kept.
+const builds = `${root}/.dist-builds`;
+const id = `${new Date().toISOString().replace(/[-:.]/g, '')}-${process.pid}`;
+const out = `${builds}/${id}`;
+mkdirSync(builds, { recursive: true });
 await build({
   entryPoints: [`${root}/src/main.ts`],
-  outdir: `${root}/dist`,
+  outdir: out,
   entryNames: 'ops',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
@@ -37,10 +44,16 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-chmodSync(`${root}/dist/ops.mjs`, 0o755);
+chmodSync(`${out}/ops.mjs`, 0o755);
 // ssh2's native AES-GCM/ChaCha20 binding, when npm built it for this machine's Node: found by the
 // bundled ssh2 next to its chunk; a Node it was not built for (a master's) falls back to pure JS.
 const binding = `${root}/node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node`;
-if (existsSync(binding)) cpSync(binding, `${root}/dist/chunks/crypto/build/Release/sshcrypto.node`);
+if (existsSync(binding)) cpSync(binding, `${out}/chunks/crypto/build/Release/sshcrypto.node`);
 // The built-in templates travel with the bundle (a project's templates/ overrides them by path).
-cpSync(`${root}/templates`, `${root}/dist/templates`, { recursive: true });
+cpSync(`${root}/templates`, `${out}/templates`, { recursive: true });
+const dist = `${root}/dist`;
+// a dist/ folder of an older build script: replaced by the link once
+if (existsSync(dist) && !lstatSync(dist).isSymbolicLink()) rmSync(dist, { recursive: true, force: true });
+symlinkSync(`.dist-builds/${id}`, `${dist}.link-${process.pid}`);
+renameSync(`${dist}.link-${process.pid}`, dist);
+for (const old of readdirSync(builds).sort().slice(0, -3)) rmSync(`${builds}/${old}`, { recursive: true, force: true });

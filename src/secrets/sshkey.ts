@@ -24,6 +24,7 @@ export interface SshKeyPair {
 }
 
 export function generateEd25519(comment: string): SshKeyPair {
+  if (/[\r\n]/.test(comment)) throw new Error('an SSH key comment is one line');
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   const pubRaw = Buffer.from(String(publicKey.export({ format: 'jwk' }).x), 'base64url');
   const seed = Buffer.from(String(privateKey.export({ format: 'jwk' }).d), 'base64url');

@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/: ops.mjs plus chunks/ loaded on demand (each command compiles only
 // what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole folder dist links to (cp -rL dist).
 import { build } from 'esbuild';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -10,7 +10,7 @@ const pkg = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 // Each build goes to a folder of its own under .dist-builds/, and dist is a symbolic link to the
 // newest, replaced in one rename: an ops started meanwhile runs the old bundle or the new one,
 // never half of one, and one already running keeps loading its chunks from its own folder
-// (Node resolves the link when it starts). The two builds before the newest are kept.
+// (Node resolves the link when it starts). Builds of the last day, and at least three, are kept.
 const builds = `${root}/.dist-builds`;
 const id = `${new Date().toISOString().replace(/[-:.]/g, '')}-${process.pid}`;
 const out = `${builds}/${id}`;
@@ -56,4 +56,6 @@ const dist = `${root}/dist`;
 if (existsSync(dist) && !lstatSync(dist).isSymbolicLink()) rmSync(dist, { recursive: true, force: true });
 symlinkSync(`.dist-builds/${id}`, `${dist}.link-${process.pid}`);
 renameSync(`${dist}.link-${process.pid}`, dist);
-for (const old of readdirSync(builds).sort().slice(0, -3)) rmSync(`${builds}/${old}`, { recursive: true, force: true });
+// the newest three stay, and any made in the last day (an ops started then may still load its chunks)
+const day = Date.now() - 86_400_000;
+for (const old of readdirSync(builds).sort().slice(0, -3)) if (statSync(`${builds}/${old}`).mtimeMs < day) rmSync(`${builds}/${old}`, { recursive: true, force: true });

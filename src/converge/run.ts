@@ -95,6 +95,8 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   const envChanged = new Set<string>();
   let release: string | undefined;
   let hookFailed = false;
+  /** Released, with web hosts a balancer did not take back (exit 1). */
+  let leftOut: string | undefined;
   let certificateFailed = false;
   const hookHosts = hosts.map((h) => ({ target: { name: h.name, address: h.privateAddress, port: h.port, user: 'root' }, roles: h.roles }));
   const hook = async (point: HookPoint, dir?: string): Promise<void> => {
@@ -187,7 +189,8 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
     if (req.dryRun && !req.noRelease) {
       const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
       try {
-        await planRelease({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), branch: req.branch, event: (type, data) => out.event(type, data) });
+        // a mirror of its own: a dry run holds no lock, and must not fetch into a deploy's
+        await planRelease({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env, 'plan'), branch: req.branch, event: (type, data) => out.event(type, data) });
       } catch (e) {
         out.event('release', { status: 'skipped', reason: `the release could not be planned: ${errorMessage(e)}`, dry_run: true });
       }
@@ -199,9 +202,10 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
       const app = chosen.filter((h) => hasRole(h, 'web') || hasRole(h, 'worker'));
       if (!converged) out.event('release', { status: 'skipped', reason: 'the converge failed on some host' });
       else {
-        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook, tpl, maintenance: req.maintenance, envChanged });
+        const outcome = await releaseApp({ env: req.env, pillar, hosts, appHosts: app, session, knownHosts: knownHostsFiles(repo), workDir: join(MASTER_WORK, req.env), by: req.by ?? 'unknown', branch: req.branch, signal, probe: interrupts.probe, event: (type, data) => out.event(type, data), hook, tpl, maintenance: req.maintenance });
         release = outcome.status;
         if (outcome.hookFailed) hookFailed = true;
+        if (outcome.leftOut) leftOut = outcome.leftOut;
       }
     }
   } catch (e) {
@@ -209,9 +213,9 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
   } finally {
     await session.closeAll();
   }
-  out.event('summary', { ...totals, release: release ?? null, hook_failed: hookFailed, certificate_failed: certificateFailed, dry_run: req.dryRun, duration_ms: Date.now() - started });
+  out.event('summary', { ...totals, release: release ?? null, hook_failed: hookFailed, left_out: leftOut ?? null, certificate_failed: certificateFailed, dry_run: req.dryRun, duration_ms: Date.now() - started });
   const releaseFailed = release === 'failed' || release === 'rolled-back' || release === 'interrupted';
-  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed || hookFailed || certificateFailed ? 1 : 0;
+  return totals.failed > 0 || totals.unreachable > 0 || releaseFailed || hookFailed || leftOut !== undefined || certificateFailed ? 1 : 0;
 }
 
 /** A hook before the release failed: the deploy stops, what served before serves on. */

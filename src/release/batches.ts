@@ -10,7 +10,7 @@ import type { Host } from '../roles/context.js';
 import { hasRole } from '../roles/context.js';
 import { captureExec } from '../ssh/command.js';
 import { shellLine } from '../ssh/quote.js';
-import { mapLimit, type SshSession } from '../ssh/session.js';
+import type { SshSession } from '../ssh/session.js';
 
 /** The web hosts in the order they switch, batch by batch; one batch (all at once) without `releases.batch`. */
 export function webBatches<T>(webs: readonly T[], batch: Pillar['releases']['batch']): T[][] {
@@ -34,18 +34,37 @@ export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; ses
   const webs = o.hosts.filter((h) => hasRole(h, 'web'));
   const file = upstreamFile(o.pillar.project);
   let out = new Set<string>();
+  let writes = 0;
   const write = async (drained: Set<string>) => {
     const content = Buffer.from(upstreamServers(o.pillar, webs, drained), 'utf8');
+    const tmp = `${file}.ops-new-${process.pid}-${++writes}`;
     // nginx has read the new file once the reload's new workers run: a second for the signal to land
-    const line = `set -e\numask 022\ncat > ${shellLine([`${file}.ops-new`])}\nmv -f ${shellLine([`${file}.ops-new`, file])}\nnginx -t -q\nsystemctl reload nginx\nsleep 1`;
-    await mapLimit(balancers, 32, async (b) => {
-      const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
-      const r = await captureExec(conn, line, content);
-      if (r.code !== 0) throw new OperationError(`${b.name}: the upstream could not be changed: ${r.err.trim().split('\n').slice(-3).join(' | ') || `exit ${r.code}`}`);
-    });
+    const line = `set -e\numask 022\ncat > ${shellLine([tmp])}\nmv -f ${shellLine([tmp, file])}\nnginx -t -q\nsystemctl reload nginx\nsleep 1`;
+    // every balancer, each to its end, before saying which failed (none left half-way behind another write)
+    const results = await Promise.allSettled(
+      balancers.map(async (b) => {
+        const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
+        const r = await captureExec(conn, line, content);
+        if (r.code !== 0) throw new OperationError(`${b.name}: the upstream could not be changed: ${r.err.trim().split('\n').slice(-3).join(' | ') || `exit ${r.code}`}`);
+      }),
+    );
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${balancers[i]?.name}: ${errorMessage(r.reason)}`] : []));
+    if (failed.length > 0) throw new OperationError(failed.join('; '));
   };
   return {
     balancers,
+    /** Every balancer answers and its nginx configuration is valid (before anything switches). */
+    async check(): Promise<void> {
+      const results = await Promise.allSettled(
+        balancers.map(async (b) => {
+          const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
+          const r = await captureExec(conn, `test -f ${shellLine([file])} && nginx -t -q`);
+          if (r.code !== 0) throw new OperationError(r.err.trim().split('\n').slice(-2).join(' | ') || `${file} is missing (converge it: ops deploy without --only)`);
+        }),
+      );
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${balancers[i]?.name}: ${errorMessage(r.reason)}`] : []));
+      if (failed.length > 0) throw new OperationError(`a rolling release needs every balancer, and ${failed.join('; ')}`);
+    },
     /** Takes `hosts` out and puts back those taken out before, in one reload. */
     async takeOut(hosts: readonly Host[]): Promise<void> {
       if (balancers.length === 0) return;
@@ -56,15 +75,26 @@ export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; ses
       if (back.length > 0) o.event('release_step', { step: 'into-upstream', hosts: back, balancers: balancers.map((b) => b.name) });
       o.event('release_step', { step: 'out-of-upstream', hosts: [...out], balancers: balancers.map((b) => b.name) });
     },
-    async restore(): Promise<void> {
-      if (out.size === 0) return;
-      const back = [...out];
-      out = new Set();
+    /**
+     * Puts every host back but `keepOut` (hosts not back on a release that serves); returns what
+     * went wrong, for the outcome, or undefined.
+     */
+    async restore(keepOut: readonly Host[] = []): Promise<string | undefined> {
+      if (out.size === 0) return undefined;
+      const stay = new Set(keepOut.map((h) => h.name).filter((h) => out.has(h)));
+      const back = [...out].filter((h) => !stay.has(h));
+      out = stay;
       try {
         await write(out);
-        o.event('release_step', { step: 'into-upstream', hosts: back, balancers: balancers.map((b) => b.name) });
+        if (back.length > 0) o.event('release_step', { step: 'into-upstream', hosts: back, balancers: balancers.map((b) => b.name) });
+        if (stay.size === 0) return undefined;
+        const why = `${[...stay].join(', ')} left out of the balancers' upstream: not back on a release that serves; the next ops deploy puts them back`;
+        o.event('note', { message: why });
+        return why;
       } catch (e) {
-        o.event('note', { message: `${back.join(', ')} could not be put back into the balancers' upstream: ${errorMessage(e)}; the next ops deploy puts them back` });
+        const why = `${back.join(', ')} could not be put back into the balancers' upstream: ${errorMessage(e)}; the next ops deploy puts them back`;
+        o.event('note', { message: why });
+        return why;
       }
     },
   };

@@ -46,8 +46,6 @@ export interface ReleaseContext {
   hook?: (point: HookPoint, dir?: string) => Promise<void>;
   /** The project's templates (with the built-in ones): Procfile apps' units. */
   tpl: Templates;
-  /** Hosts whose app environment file the converge changed (a Procfile app's web instances take over). */
-  envChanged?: ReadonlySet<string>;
   /** Maintenance mode from before the migrations until the health check (its page's message). */
   maintenance?: string;
 }
@@ -68,6 +66,8 @@ export interface ReleaseOutcome {
   detail?: string;
   /** A hook after the switch (after_release, after_rollback) failed: reported, nothing switched back. */
   hookFailed?: string;
+  /** Released, but web hosts could not be put back into a balancer's upstream (exit 1). */
+  leftOut?: string;
 }
 
 /** Runs a hook of a point after the switch: its failure is reported and returned, never thrown. */
@@ -142,7 +142,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   if (live && unchanged) {
     // the processes follow the pillar's counts without a new release
     // (the web instances of a host whose environment changed take over with it)
-    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, ctx.envChanged?.has(s.host.name) ? 'web' : 'none', sh, ctx.event));
+    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, 'none', sh, ctx.event));
     ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, changed: 0, duration_ms: Date.now() - started });
     return { status: 'unchanged', id: live };
   }
@@ -175,6 +175,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     });
     await check();
 
+    // a rolling release needs every balancer: one it cannot change is found before the migrations
+    if (webBatches(webs, pillar.releases.batch).length > 1) await upstream.check();
     await maintenance.on();
     // Migrations: once, on the first web host, before any traffic reaches the new code.
     const first = webs[0] ?? states[0];
@@ -212,6 +214,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     step('switch', { id });
     const batches = webBatches(webs, pillar.releases.batch);
     let health: HealthResult = { ok: true, detail: '' };
+    let leftOut: string | undefined;
     if (batches.length > 1) {
       for (const [i, batch] of batches.entries()) {
         const names = batch.map((s) => s.host.name);
@@ -225,7 +228,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
           break;
         }
         // the batch comes back with the next one's going out (one nginx reload), the last one here
-        if (i === batches.length - 1) await upstream.restore();
+        if (i === batches.length - 1) leftOut = await upstream.restore();
         await check();
       }
     }
@@ -238,8 +241,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
       health = await healthCheck(ctx, webs);
     }
     if (!health.ok) {
-      const back = await rollBack(ctx, switched, sw);
-      await upstream.restore();
+      const { note: back, notBack } = await rollBack(ctx, switched, sw);
+      await upstream.restore(notBack);
       await maintenance.off();
       record.status = 'rolled-back';
       record.detail = `health check failed: ${health.detail}`;
@@ -254,12 +257,13 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     appendHistory(ctx.workDir, record);
     await mapLimit(states, 32, (s) => prune(s, p.releases, id, pillar.releases.keep));
     ctx.event('release', { status: 'released', id, commit: source.commit, changed: 1, migrations: record.migrations, health: health.detail, duration_ms: Date.now() - started });
-    return { status: 'released', id, hookFailed: await hookAfter(ctx, 'after_release') };
+    return { status: 'released', id, hookFailed: await hookAfter(ctx, 'after_release'), leftOut };
   } catch (e) {
     const interrupted = e instanceof Interrupted || ctx.signal.aborted;
     let back = '';
-    if (switched.length > 0) back = await rollBack(ctx, switched, sw);
-    await upstream.restore();
+    let notBack: Host[] = [];
+    if (switched.length > 0) ({ note: back, notBack } = await rollBack(ctx, switched, sw));
+    await upstream.restore(notBack);
     await maintenance.off();
     // The half-built release goes; what served before keeps serving.
     await mapLimit(states, 32, (s) => sh(s.conn, `rm -rf ${q(dir)}`).catch(() => undefined));
@@ -455,23 +459,30 @@ async function webInstancePorts(w: HostState, pillar: Pillar): Promise<number[]>
   return out.split('\n').map((u) => webUnitPort(pillar, u.trim())).filter((p): p is number => p !== undefined);
 }
 
-/** Back to the release each host served before; returns a note for the error message. */
-async function rollBack(ctx: ReleaseContext, states: HostState[], sw: Switching): Promise<string> {
+/**
+ * Back to the release each host served before; returns a note for the error message and the
+ * hosts that are not back (no release before, or the switch back failed): a rolling release
+ * leaves those out of the balancers.
+ */
+async function rollBack(ctx: ReleaseContext, states: HostState[], sw: Switching): Promise<{ note: string; notBack: Host[] }> {
   ctx.event('release_step', { step: 'rollback' });
   const notes: string[] = [];
+  const notBack: Host[] = [];
   await mapLimit(states, 32, async (s) => {
     if (!s.current) {
       notes.push(`${s.host.name} had no release before`);
+      notBack.push(s.host);
       return;
     }
     try {
       await switchTo(s, s.current, sw);
     } catch (e) {
       notes.push(`${s.host.name}: switching back failed: ${errorMessage(e)}`);
+      notBack.push(s.host);
     }
   });
   const back = [...new Set(states.map((s) => s.current).filter(Boolean))].join(', ');
-  return `; switched back to ${back || 'nothing'}${notes.length ? ` (${notes.join('; ')})` : ''}`;
+  return { note: `; switched back to ${back || 'nothing'}${notes.length ? ` (${notes.join('; ')})` : ''}`, notBack };
 }
 
 /** Keeps the newest `keep` complete releases (and always the current one); drops unfinished ones. */

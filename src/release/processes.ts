@@ -130,6 +130,7 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
       `sed 's/^/managed /' ${quote(p.processes)} 2>/dev/null`,
       `systemctl list-units --all --plain --no-legend ${quote(`${pillar.project}-*@*.service`)} | awk '{print "unit", $1, $3}'`,
       `ls -1 /etc/systemd/system/multi-user.target.wants/ | grep -E -- ${quote(`^${pillar.project}-[A-Za-z0-9_-]+@[0-9]+\\.service$`)} | sed 's/^/unit /; s/$/ enabled/'`,
+      `[ -e ${quote(envPendingFile(pillar))} ] && echo env-pending`,
       'true',
     ].join('\n'),
   );
@@ -149,11 +150,12 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
       instances.set(template, map);
     }
   }
-  return { types, managed, instances, hasDir: out.split('\n').includes('has-dir') };
+  const lines = out.split('\n');
+  return { types, managed, instances, hasDir: lines.includes('has-dir'), envPending: lines.includes('env-pending') };
 }
 
-/** What starts again: everything (a switch), the web instances only (a new environment), or only what changed. */
-export type Restart = 'all' | 'web' | 'none';
+/** What starts again: everything (a switch), or only what changed (and the web instances when the environment did). */
+export type Restart = 'all' | 'none';
 
 /**
  * Makes a host run the processes of release `id`: the template units of its types (written when
@@ -207,7 +209,18 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
   }
   for (const spec of mine) if (spec.type !== 'web') event('process', { host: s.host.name, process: spec.type, status: restart === 'all' ? 'restarted' : 'running', count: spec.count });
   const webSpec = mine[web];
-  if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart !== 'none' || out.includes('web-changed=1'), sh, event);
+  if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart !== 'none' || have.envPending || out.includes('web-changed=1'), sh, event);
+  // the web processes (if any here) run with the environment of now
+  if (have.envPending) await sh(s.conn, `rm -f ${quote(envPendingFile(pillar))}`);
+}
+
+/**
+ * Left by the env file's handler on a Procfile app's host: its web processes have not taken the
+ * new environment up yet. The next applyProcesses (a release, or an unchanged deploy) does, and
+ * removes it — also when that is a later deploy than the one that changed the file.
+ */
+export function envPendingFile(pillar: Pick<Pillar, 'project'>): string {
+  return `${appPaths(pillar).shared}/.ops-env-pending`;
 }
 
 /**

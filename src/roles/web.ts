@@ -9,7 +9,7 @@ import type { Handler, State } from '../states/types.js';
 import { quote, shellLine } from '../ssh/quote.js';
 import { activeAppUnits, appEnvironment, appExecStart, gracefulReload, appPaths, appUnits, appUser, pythonOf, renderEnvFile, WITH_ENV, WITH_ENV_SCRIPT } from './app.js';
 import { cronCommand } from './escape.js';
-import { webFirewallRange } from '../release/processes.js';
+import { envPendingFile, webFirewallRange } from '../release/processes.js';
 import { hostsWith, text, type RoleContext, type RoleParts } from './context.js';
 
 /** What web and worker hosts share: user, layout, env file, launcher, packages, logrotate, cron. */
@@ -61,12 +61,14 @@ export function appBase(ctx: RoleContext): RoleParts {
     : procfile
       ? `case "$u" in ${quote(`${ctx.project}-web@`)}*) ;; *) systemctl restart "$u" ;; esac`
       : 'systemctl restart "$u"';
+  // a Procfile app's web processes take the new environment up in the release step (processes.ts)
+  const pending = procfile ? `touch ${quote(envPendingFile(ctx.pillar))}; ` : '';
   const describe = django
     ? `the app's running units read the new environment: a graceful reload of ${web} (no request dropped), a restart of the others`
     : procfile
       ? "restart the app's running processes but web, whose instances take over with the new environment in the release step"
       : "restart the app's running units (they read the new environment)";
-  const handlers: Handler[] = [{ id: 'handler:app-restart', describe, run: { line: `for u in $(${activeAppUnits(ctx)}); do ${again}; done; true` } }];
+  const handlers: Handler[] = [{ id: 'handler:app-restart', describe, run: { line: `${pending}for u in $(${activeAppUnits(ctx)}); do ${again}; done; true` } }];
   return { states, handlers };
 }
 

@@ -139,7 +139,7 @@ export async function convergeHost(io: HostIO, states: readonly State[], handler
     // the handlers the changes would set off, each once, as a real run would
     const changing = states.filter((_, i) => plans[i]?.status === 'change');
     for (const h of handlers) {
-      if (changing.some((s) => (s.notify ?? []).includes(h.id))) emit({ id: h.id, status: 'would-change', summary: `would run: ${redactor.redact(h.describe)}`, durationMs: 0 });
+      if (changing.some((s) => (s.notify ?? []).includes(h.id))) emit({ id: h.id, status: 'would-run', summary: redactor.redact(h.describe), durationMs: 0 });
     }
     return summarize(results, started);
   }

@@ -67,7 +67,8 @@ export interface Handler {
   describe: string;
 }
 
-export type StateStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'would-change' | 'unknown';
+/** `would-run`: a handler a dry run's changes would set off (not a state: not counted). */
+export type StateStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'would-change' | 'would-run' | 'unknown';
 
 export interface StateResult {
   id: string;

@@ -82,6 +82,7 @@ export class DeployPrinter {
       const time = s.durationMs >= 100 ? c.dim(` ${(s.durationMs / 1000).toFixed(1)} s`) : '';
       if (s.status === 'changed') this.line(s.host, `${c.yellow('changed')}  ${s.id} — ${s.summary}${time}`);
       else if (s.status === 'would-change') this.line(s.host, `${c.yellow('would change')}  ${s.id} — ${s.summary}`);
+      else if (s.status === 'would-run') this.line(s.host, `${c.yellow('would run')}  ${s.id} — ${s.summary}`);
       else if (s.status === 'unknown') this.line(s.host, `${c.magenta('unknown')}  ${s.id} — ${s.summary}`);
       else if (s.status === 'failed' || s.status === 'skipped') {
         this.line(s.host, `${c.red(s.status)}  ${s.id} — ${s.summary}${time}`);

@@ -269,7 +269,12 @@ describe('interrupted deploys', () => {
   ] as const) {
     it(`SIGINT ${point}: every request is served, the previous release stays, the lock is free`, async () => {
       const before = await servedRelease();
-      await publish();
+      // right after the switch: a health check that takes 3 s, so the interrupt surely lands while
+      // the release is still being checked (a quick one could pass before the master notices)
+      await publish(point === 'right after the switch' ? (dir) => {
+        const f = join(dir, 'hits/views.py');
+        writeFileSync(f, readFileSync(f, 'utf8').replace(/^def healthz\(request\):\n(?: {4}""".*"""\n)?/m, (m) => `${m}    time.sleep(3)\n`));
+      } : undefined);
       const loop = requestLoop(addr('lab-4'));
       const killed = await deployKilledAt(marker);
       await new Promise((r) => setTimeout(r, 6000)); // the master notices and cleans up

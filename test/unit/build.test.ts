@@ -20,6 +20,7 @@ const version = () =>
 
 describe('the build', () => {
   it('an ops started during two rebuilds always runs a whole bundle', async () => {
+    const before = lstatSync(join(ROOT, 'dist')).isSymbolicLink() ? readlinkSync(join(ROOT, 'dist')) : undefined;
     let building = true;
     const runs: { code: number | null; out: string }[] = [];
     const loop = (async () => {
@@ -34,6 +35,8 @@ describe('the build', () => {
     expect(lstatSync(dist).isSymbolicLink()).toBe(true);
     expect(readlinkSync(dist)).toMatch(/^\.dist-builds\/[0-9TZ]+-\d+$/);
     expect(existsSync(join(dist, 'ops.mjs')) && existsSync(join(dist, 'templates'))).toBe(true);
-    expect(readdirSync(join(ROOT, '.dist-builds')).length).toBeLessThanOrEqual(3);
+    // the build an ops started before may still be running from stays (builds of the last day are kept)
+    expect(readlinkSync(dist)).not.toBe(before);
+    if (before) expect(readdirSync(join(ROOT, '.dist-builds'))).toContain(before.replace('.dist-builds/', ''));
   }, 60_000);
 });

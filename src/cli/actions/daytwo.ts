@@ -1,6 +1,6 @@
 /** What `ops logs` and `ops status` do (loaded only when one of them runs). */
 import { intOption, type Handler } from '../command.js';
-import { UsageError } from '../../errors.js';
+import { errorMessage, UsageError } from '../../errors.js';
 import { loadPillar } from '../../pillar/load.js';
 import { hostsWithRoles, selectTargets } from '../../core/targets.js';
 import { readStatus } from '../../core/status.js';
@@ -84,11 +84,16 @@ function until(iso: string): string {
 /** `--drift`: what a converge would change now, through the master (read-only, as --dry-run is). */
 async function readDrift(ctx: Parameters<Handler>[0], pillar: ReturnType<typeof loadPillar>, opts: Parameters<Handler>[2]): Promise<Drift> {
   const { connectMasterFor } = await import('./ssh.js');
-  const { session, conn } = await connectMasterFor(ctx, pillar, opts);
+  let master;
   try {
-    return await driftThroughMaster(ctx.repo, pillar.env, conn);
+    master = await connectMasterFor(ctx, pillar, opts);
+    return await driftThroughMaster(ctx.repo, pillar.env, master.conn);
+  } catch (e) {
+    // the rest of the table stands: every host's drift is unknown, with the reason
+    const why = `through the master: ${errorMessage(e)}`;
+    return new Map(Object.keys(pillar.data.servers).map((h) => [h, { changes: [], error: why }]));
   } finally {
-    await session.closeAll();
+    await master?.session.closeAll();
   }
 }
 
@@ -112,7 +117,8 @@ export const status: Handler = async (ctx, args, opts) => {
     const balancers = hosts.filter((h) => h.roles.includes('balancer'));
     const reachable = (name: string) => rows.find((r) => r.host === name);
     const health = await checkApp(data.healthcheck, data.domain, {
-      balancers: data.domain ? balancers.filter((b) => reachable(b.target.name)?.reachable).map((b) => ({ name: b.target.name, address: b.target.address })) : [],
+      // every balancer (one SSH cannot reach may still serve, or not: its check says which)
+      balancers: data.domain ? balancers.map((b) => ({ name: b.target.name, address: b.target.address })) : [],
       webs: hosts.flatMap((w) => {
         const row = reachable(w.target.name);
         if (!w.roles.includes('web') || !row?.reachable || !row.release) return [];

@@ -277,14 +277,17 @@ describe('interrupted deploys', () => {
       } : undefined);
       const loop = requestLoop(addr('lab-4'));
       const killed = await deployKilledAt(marker);
-      await new Promise((r) => setTimeout(r, 6000)); // the master notices and cleans up
+      // the master notices at its next safe point and cleans up (after the switch: switches back)
+      for (let i = 0; i < 30 && (await servedRelease()) !== before; i++) await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 2000));
       const seen = await loop.stop();
       expect(killed.stdout).toMatch(marker);
       expect(killed.code).not.toBe(0);
       expect(seen.failed).toEqual([]);
       if (point !== 'right after the switch') expect([...seen.releases]).toEqual([before]);
       expect(await servedRelease()).toBe(before);
-      const again = await deploy();
+      // the lock is freed once the master has cleaned up: the next deploy waits for it, if need be
+      const again = await deploy(['--wait-lock', '120']);
       expect(again.code, again.out.stderr).toBe(0);
       expect(again.release).toMatchObject({ status: 'released' });
       expect(await servedRelease()).toBe(again.release.id);

@@ -35,34 +35,33 @@ export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; ses
   const file = upstreamFile(o.pillar.project);
   let out = new Set<string>();
   let writes = 0;
+  /**
+   * Runs `line` as root on every balancer, each to its end (none left half-way behind another),
+   * and returns what failed, a line per balancer (`why` words a non-zero exit from its stderr).
+   */
+  const onEveryBalancer = async (line: string, stdin: Buffer | undefined, why: (err: string, code: number | null) => string): Promise<string[]> => {
+    const results = await Promise.allSettled(
+      balancers.map(async (b) => {
+        const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
+        const r = await captureExec(conn, line, stdin);
+        if (r.code !== 0) throw new OperationError(why(r.err.trim(), r.code));
+      }),
+    );
+    return results.flatMap((r, i) => (r.status === 'rejected' ? [`${balancers[i]?.name}: ${errorMessage(r.reason)}`] : []));
+  };
   const write = async (drained: Set<string>) => {
     const content = Buffer.from(upstreamServers(o.pillar, webs, drained), 'utf8');
     const tmp = `${file}.ops-new-${process.pid}-${++writes}`;
     // nginx has read the new file once the reload's new workers run: a second for the signal to land
     const line = `set -e\numask 022\ncat > ${shellLine([tmp])}\nmv -f ${shellLine([tmp, file])}\nnginx -t -q\nsystemctl reload nginx\nsleep 1`;
-    // every balancer, each to its end, before saying which failed (none left half-way behind another write)
-    const results = await Promise.allSettled(
-      balancers.map(async (b) => {
-        const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
-        const r = await captureExec(conn, line, content);
-        if (r.code !== 0) throw new OperationError(`${b.name}: the upstream could not be changed: ${r.err.trim().split('\n').slice(-3).join(' | ') || `exit ${r.code}`}`);
-      }),
-    );
-    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${balancers[i]?.name}: ${errorMessage(r.reason)}`] : []));
+    const failed = await onEveryBalancer(line, content, (err, code) => `the upstream could not be changed: ${err.split('\n').slice(-3).join(' | ') || `exit ${code}`}`);
     if (failed.length > 0) throw new OperationError(failed.join('; '));
   };
   return {
     balancers,
     /** Every balancer answers and its nginx configuration is valid (before anything switches). */
     async check(): Promise<void> {
-      const results = await Promise.allSettled(
-        balancers.map(async (b) => {
-          const conn = await o.session.connect({ name: b.name, address: b.privateAddress, port: b.port, user: 'root' });
-          const r = await captureExec(conn, `test -f ${shellLine([file])} && nginx -t -q`);
-          if (r.code !== 0) throw new OperationError(r.err.trim().split('\n').slice(-2).join(' | ') || `${file} is missing (converge it: ops deploy without --only)`);
-        }),
-      );
-      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${balancers[i]?.name}: ${errorMessage(r.reason)}`] : []));
+      const failed = await onEveryBalancer(`test -f ${shellLine([file])} && nginx -t -q`, undefined, (err) => err.split('\n').slice(-2).join(' | ') || `${file} is missing (converge it: ops deploy without --only)`);
       if (failed.length > 0) throw new OperationError(`a rolling release needs every balancer, and ${failed.join('; ')}`);
     },
     /** Takes `hosts` out and puts back those taken out before, in one reload. */

@@ -142,7 +142,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   if (live && unchanged) {
     // the processes follow the pillar's counts without a new release
     // (the web instances of a host whose environment changed take over with it)
-    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, 'none', sh, ctx.event));
+    if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, false, sh, ctx.event));
     ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, changed: 0, duration_ms: Date.now() - started });
     return { status: 'unchanged', id: live };
   }
@@ -176,7 +176,8 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     await check();
 
     // a rolling release needs every balancer: one it cannot change is found before the migrations
-    if (webBatches(webs, pillar.releases.batch).length > 1) await upstream.check();
+    const batches = webBatches(webs, pillar.releases.batch);
+    if (batches.length > 1) await upstream.check();
     await maintenance.on();
     // Migrations: once, on the first web host, before any traffic reaches the new code.
     const first = webs[0] ?? states[0];
@@ -212,7 +213,6 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     // Switch: one atomic rename per host, then a graceful reload. With releases.batch the web
     // hosts go batch by batch, each out of the balancers while it switches and is checked.
     step('switch', { id });
-    const batches = webBatches(webs, pillar.releases.batch);
     let health: HealthResult = { ok: true, detail: '' };
     let leftOut: string | undefined;
     if (batches.length > 1) {
@@ -421,7 +421,7 @@ export async function switchTo(s: HostState, id: string, sw: Switching): Promise
   ];
   if (pillar.app.type === 'procfile') {
     await sh(s.conn, lines.join('\n'));
-    await applyProcesses(s, pillar, sw.tpl, id, 'all', sh, sw.event);
+    await applyProcesses(s, pillar, sw.tpl, id, true, sh, sw.event);
     return;
   }
   // In a subshell: its exits end the reload, not the switch script.

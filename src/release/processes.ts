@@ -154,17 +154,14 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
   return { types, managed, instances, hasDir: lines.includes('has-dir'), envPending: lines.includes('env-pending') };
 }
 
-/** What starts again: everything (a switch), or only what changed (and the web instances when the environment did). */
-export type Restart = 'all' | 'none';
-
 /**
  * Makes a host run the processes of release `id`: the template units of its types (written when
  * they differ, those of types gone from the Procfile stopped and removed), `count` instances of
- * each — restarted on `restart: 'all'` (a switch) or when their unit changed, else only started or
+ * each — restarted when `restart` (a switch) or when their unit changed, else only started or
  * stopped to the count. Web instances take over: a new set starts, each passes the health check on
  * its own port, then the old set stops; a failing one is stopped and the old set keeps serving.
  */
-export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates, id: string, restart: Restart, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
+export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates, id: string, restart: boolean, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
   const project = pillar.project;
   const p = appPaths(pillar);
   const have = await readProcesses(s, pillar, id, sh);
@@ -194,7 +191,7 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
     const existing = have.instances.get(processTemplate(project, spec.type)) ?? new Map<number, boolean>();
     for (let n = 1; n <= spec.count; n++) {
       const u = quote(processInstance(project, spec.type, n));
-      lines.push(restart === 'all' ? `systemctl enable --quiet ${u}; systemctl restart ${u}` : `systemctl enable --quiet ${u}; if [ $ch${i} = 1 ]; then systemctl restart ${u}; else systemctl start ${u}; fi`);
+      lines.push(restart ? `systemctl enable --quiet ${u}; systemctl restart ${u}` : `systemctl enable --quiet ${u}; if [ $ch${i} = 1 ]; then systemctl restart ${u}; else systemctl start ${u}; fi`);
     }
     for (const n of existing.keys()) if (n > spec.count) lines.push(`systemctl disable --now --quiet ${quote(processInstance(project, spec.type, n))} || true`);
   });
@@ -207,9 +204,9 @@ export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates
     const down = await sh(s.conn, `sleep 3; for u in ${started.map(quote).join(' ')}; do systemctl is-active --quiet "$u" || { echo "down $u"; journalctl -u "$u" -n 5 --no-pager -o cat 2>/dev/null | sed 's/^/  /'; }; done; true`);
     if (down.includes('down ')) throw new OperationError(`${s.host.name}: ${down.trim().split('\n').filter((l) => l.startsWith('down ')).map((l) => l.slice(5)).join(', ')} stopped right after starting:\n${down.trim()}`);
   }
-  for (const spec of mine) if (spec.type !== 'web') event('process', { host: s.host.name, process: spec.type, status: restart === 'all' ? 'restarted' : 'running', count: spec.count });
+  for (const spec of mine) if (spec.type !== 'web') event('process', { host: s.host.name, process: spec.type, status: restart ? 'restarted' : 'running', count: spec.count });
   const webSpec = mine[web];
-  if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart !== 'none' || have.envPending || out.includes('web-changed=1'), sh, event);
+  if (webSpec) await takeOver(s, pillar, webSpec, have.instances.get(processTemplate(project, 'web')) ?? new Map(), restart || have.envPending || out.includes('web-changed=1'), sh, event);
   // the web processes (if any here) run with the environment of now
   if (have.envPending) await sh(s.conn, `rm -f ${quote(envPendingFile(pillar))}`);
 }

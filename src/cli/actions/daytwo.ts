@@ -12,7 +12,7 @@ import { checkApp } from '../../release/health.js';
 import { readLogs, sinceArg, type LogEntry } from '../../core/logs.js';
 import { roleUnits, unitsNamed } from '../../core/units.js';
 import { HostPrinter } from '../../ui/hosts.js';
-import { openSession } from './ssh.js';
+import { connectMasterFor, openSession } from './ssh.js';
 import { driftThroughMaster, type Drift } from '../../converge/deploy.js';
 
 /** `2026-12-03 07:25:13.123` (UTC) of a journal timestamp in microseconds. */
@@ -83,7 +83,6 @@ function until(iso: string): string {
 
 /** `--drift`: what a converge would change now, through the master (read-only, as --dry-run is). */
 async function readDrift(ctx: Parameters<Handler>[0], pillar: ReturnType<typeof loadPillar>, opts: Parameters<Handler>[2]): Promise<Drift> {
-  const { connectMasterFor } = await import('./ssh.js');
   let master;
   try {
     master = await connectMasterFor(ctx, pillar, opts);

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labDown, provisionLab, requireRoot, untilGone, withLinkDown, type LabHostRow } from '../support/lab.js';
 import { OPS, ops, tempDir, tempRepo, type RunResult } from '../support/ops.js';
+import { startLocalPostgres } from '../support/local-pg.js';
 
 let repo: string;
 let hosts: LabHostRow[] = [];
@@ -313,8 +314,7 @@ describe('db copy, faults, undo, backup/restore on lab hosts', () => {
   });
 
   it("reset-local-db: production's database (PostgreSQL 15) into this machine's PostgreSQL 15, the old local one kept", async () => {
-    // no services run when CI starts: the local server is started here (or is running already)
-    execFileSync('sh', ['-c', 'pg_ctlcluster 15 main start || pg_ctlcluster 15 main status']);
+    startLocalPostgres();
     execFileSync('runuser', ['-u', 'postgres', '--', 'sh', '-c', `dropdb --if-exists ${LOCAL_DB}; createdb ${LOCAL_DB} && psql -X -q -d ${LOCAL_DB} -c "create table mine (x int); insert into mine values (42)"`]);
     const folder = join(tempDir(), 'media');
     const r = await ops(['reset-local-db', 'production', '--local-db', LOCAL_DB, '--with-media', folder, '--yes'], { cwd: repo });

@@ -1,6 +1,6 @@
 /**
- * ops's SCRAM-SHA-256 verifiers against this machine's real PostgreSQL (installed and started by
- * scripts/setup-machine.sh): a verifier PostgreSQL made from a password matches it in ops, and a
+ * ops's SCRAM-SHA-256 verifiers against this machine's real PostgreSQL (installed by
+ * scripts/setup-machine.sh, started here if it is not running): a verifier PostgreSQL made from a password matches it in ops, and a
  * verifier ops made lets libpq (psql) log in with the password — also for passwords SASLprep
  * changes (a soft hyphen, a zero-width space, a compatibility character) and for those it refuses,
  * which both sides then take as they are.
@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { preparedPassword, scramMatches, scramVerifier } from '../../src/states/scram.js';
+import { startLocalPostgres } from '../support/local-pg.js';
 
 const role = `ops_test_scram_${randomBytes(4).toString('hex')}`;
 const asPostgres = (sql: string) => execFileSync('runuser', ['-u', 'postgres', '--', 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1'], { input: sql }).toString().trim();
@@ -28,6 +29,7 @@ afterAll(() => {
 });
 
 describe('SCRAM verifiers and PostgreSQL', () => {
+  startLocalPostgres();
   asPostgres(`create role ${role} login`);
 
   it.each([

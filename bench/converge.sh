@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: a no-op converge of the web role (everything already in place) on N lab hosts,
-# `ops deploy --only web` run from the operator through the master, against ansible-playbook
+# `ops deploy --role web` run from the operator through the master, against ansible-playbook
 # doing the same tasks on the same hosts at its best settings (pipelining, no fact gathering,
 # forks = N, ControlPersist), in one hyperfine run. Needs root on Linux.
 # Usage: bench/converge.sh [N]   (default 10). Writes bench/results/converge-<N>.{md,json}.
@@ -22,7 +22,7 @@ mapfile -t addrs < <(ops lab status | awk -F'\t' '$1=="bench" {print $3}')
 ops setup-master bench -H "${addrs[0]}" >/dev/null
 for a in "${addrs[@]:1}"; do ops setup-minion bench web -H "$a" >/dev/null; done
 ops deploy bench --no-release >/dev/null 2>&1 || true   # first converge (packages etc.)
-ops deploy bench --only web --no-release >/dev/null     # must now be clean
+ops deploy bench --role web --no-release >/dev/null     # must now be clean
 # The files the web role wrote, so that Ansible's copy tasks find them identical.
 h="${addrs[1]}"
 for f in /etc/ssh/sshd_config.d/ops-hardening.conf /etc/nftables.conf /usr/local/lib/ops/with-env /var/www/demo/shared/env /etc/logrotate.d/demo /etc/systemd/system/demo-web.service; do
@@ -66,9 +66,9 @@ YML
 export ANSIBLE_CONFIG="$work/ansible.cfg"
 ansible-playbook "$work/web.yml" >/dev/null   # warm-up; installs python3-apt for the apt module
 out=$(ansible-playbook "$work/web.yml"); if echo "$out" | grep -qE '\| (CHANGED|FAILED)'; then echo "bench: ansible run is not a no-op:"; echo "$out" | grep -E '\| (CHANGED|FAILED)'; exit 1; fi
-state_count=$(ops --json deploy bench --only web --dry-run | grep -c '"type":"state"' || true)
+state_count=$(ops --json deploy bench --role web --dry-run | grep -c '"type":"state"' || true)
 echo "ops checks $((state_count / n)) states per host; the playbook has 20 tasks"
 hyperfine --warmup 1 --runs "${RUNS:-10}" \
-  -n "ops deploy (no-op, via master)" "node $here/dist/ops.mjs --root $work deploy bench --only web --no-release" \
+  -n "ops deploy (no-op, via master)" "node $here/dist/ops.mjs --root $work deploy bench --role web --no-release" \
   -n "ansible-playbook (no-op)" "env ANSIBLE_CONFIG=$work/ansible.cfg ansible-playbook $work/web.yml" \
   --export-markdown "$here/bench/results/converge-$n.md" --export-json "$here/bench/results/converge-$n.json"

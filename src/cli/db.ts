@@ -47,7 +47,13 @@ export function registerDbCommands(program: Command): void {
     ).action(action(lazy(load, 'resetLocalDb'))),
     ['ops reset-local-db staging', 'ops reset-local-db staging --local-db demo --with-media ./media --yes'],
   );
-  const db = program.command('db').summary('database copy, backup, restore and undo');
+  const db = examples(
+    program
+      .command('db')
+      .summary('database copy, backup, restore and undo')
+      .description("PostgreSQL databases of an environment's db hosts: copy one environment's into another, stream a backup to your disk, restore one, and undo the last copy. A copy or restore goes into a new database and is swapped in only when it is whole; the database it replaces is kept."),
+    ['ops db copy production staging', 'ops db backup production', 'ops db restore staging prod.dump', 'ops db undo-copy staging'],
+  );
   examples(
     copyOptions(db.command('copy').summary('copy a database between environments').description(COPY_HELP).argument('<from-env>').argument('<to-env>')).action(action(lazy(load, 'copy'))),
     ['ops db copy production staging', 'ops db copy production staging --direct', 'ops db copy staging qa --yes --compress 1', 'ops db copy staging production --allow-protected-target --confirm demo_production'],

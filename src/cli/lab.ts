@@ -9,6 +9,7 @@ export function registerLabCommands(program: Command): void {
     .command('lab')
     .summary('real Debian test hosts on this machine (up, status, stop, kill, start, destroy, down, snapshot)')
     .description('Boots Debian hosts (13 by default, 12 on request) with systemd and sshd in network namespaces on this machine, for trying and testing ops. Hosts keep their disks across stop, kill and start, as servers do. Needs root on Linux.');
+  examples(lab, ['ops lab up && ops setup-master lab -H lab-1 && ops setup-minion lab web,db -H lab-2', 'ops lab status', 'ops lab snapshot save demo-converged', 'ops lab down']);
   examples(
     lab
       .command('up')
@@ -130,6 +131,7 @@ function registerSnapshotCommands(lab: Command): void {
     .description(
       'A snapshot keeps the disks of lab hosts as they are (say, after a converge), with their host keys and addresses and the env\'s inventory, keys and secrets from .ops/. `ops lab up --from NAME` boots them again, already converged, in any clone of the repo. Snapshots live in /var/cache/ops-lab/snapshots (outside any clone) and are refused when ops or the base image changed since they were made.',
     );
+  examples(snap, ['ops lab snapshot save demo-converged', 'ops lab snapshot list', 'ops lab up --from demo-converged', 'ops lab snapshot rm demo-converged']);
   examples(
     snap
       .command('save')

@@ -6,7 +6,13 @@ import { listEnvironments } from '../pillar/files.js';
 import { action, examples } from './command.js';
 
 export function registerPillarCommands(program: Command): void {
-  const pillar = program.command('pillar').summary('show, validate and describe pillar data');
+  const pillar = examples(
+    program
+      .command('pillar')
+      .summary('show, validate and describe pillar data')
+      .description('The pillar is the YAML data of an environment: pillar/project.yml, pillar/devs.yml and pillar/<env>.yml merged, in that order. These commands read it on this machine; none decrypts a secret (encrypted values show as masked).'),
+    ['ops pillar validate', 'ops pillar show staging', 'ops pillar schema > pillar.schema.json'],
+  );
   examples(
     pillar
       .command('show')

@@ -31,6 +31,8 @@ export function buildProgram(version: string): Command {
     .addOption(new Option('--debug', 'show stack traces for errors'))
     .showSuggestionAfterError(true)
     .helpCommand('help [command]', 'show help for a command')
+    // every command's help lists -e, --root, --json, … too (inherited by the commands made below)
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
 
   registerSecretCommands(program);
@@ -60,14 +62,18 @@ Examples:
 `,
   );
   // Subcommands report usage errors through exitOverride as well.
-  for (const c of program.commands) applyExitOverride(c);
+  for (const c of program.commands) finishCommand(c);
   return program;
 }
 
-function applyExitOverride(cmd: Command): void {
+function finishCommand(cmd: Command): void {
   cmd.exitOverride();
   cmd.showSuggestionAfterError(true);
-  for (const c of cmd.commands) applyExitOverride(c);
+  // defaults read one way in every help: "(default: 10)", as the hand-written ones are
+  for (const o of cmd.options) {
+    if (o.defaultValueDescription === undefined && (typeof o.defaultValue === 'string' || typeof o.defaultValue === 'number')) o.defaultValueDescription = String(o.defaultValue);
+  }
+  for (const c of cmd.commands) finishCommand(c);
 }
 
 export async function runCli(argv: string[], version: string): Promise<number> {

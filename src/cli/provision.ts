@@ -1,5 +1,5 @@
 /** Servers and converge: setup-master, setup-minion, add-role, deploy. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { action, examples, lazy } from './command.js';
 import { addConnectionOptions } from './remote.js';
 
@@ -16,10 +16,12 @@ export function registerProvisionCommands(program: Command): void {
         )
         .argument('[env]', 'environment')
         .option('--dry-run', 'show the plan (with file diffs, secrets hidden) and change nothing')
-        .option('--only <role|host>', 'only hosts with this role, or this host')
+        .option('--role <role>', 'only hosts with this role')
+        .option('--host <name>', 'only this host')
+        .addOption(new Option('--only <role|host>', 'deprecated: --role or --host').hideHelp())
         .option('--branch <branch>', 'release this branch instead of the pillar one')
         .option('--no-release', 'converge the servers only; do not release the app')
-        .option('--wait-lock [seconds]', 'wait for a running deploy of the environment to finish (default 600 s)')
+        .option('--wait-lock [seconds]', 'wait for a running deploy of the environment to finish (default: 600 s)')
         .option('--force-unlock', 'break a stale deploy lock (one whose deploy is gone)')
         .option('--maintenance [message]', 'maintenance mode (ops maintenance) from before the migrations until the health check passes or the release is switched back: for migrations the running release cannot live with')
         .option('-v, --verbose', 'also list states that needed no change'),
@@ -27,7 +29,8 @@ export function registerProvisionCommands(program: Command): void {
     [
       'ops deploy staging',
       'ops deploy staging --dry-run',
-      'ops deploy production --only web',
+      'ops deploy production --role web',
+      'ops deploy staging --host staging-db-1',
       'ops deploy staging --branch feature/login',
       'ops deploy production --wait-lock 300',
       'ops deploy production --maintenance "Upgrading, back in 5 minutes"',
@@ -45,7 +48,7 @@ export function registerProvisionCommands(program: Command): void {
         )
         .argument('[env]', 'environment')
         .option('-H, --host <address>', 'address of the new master')
-        .option('-p, --port <port>', 'SSH port (default 22)')
+        .option('-p, --port <port>', 'SSH port (default: 22)')
         .option('--name <name>', 'inventory name (default: <env>-master)')
         .option('--fingerprint <SHA256:...>', 'expected host key fingerprint, verified out of band')
         .option('--recover', "replace a master that is gone: the values are read with a recovery key and re-encrypted to the new master's key; minions are told")
@@ -71,7 +74,7 @@ export function registerProvisionCommands(program: Command): void {
         .argument('[env]', 'environment')
         .argument('[roles]', 'comma-separated roles')
         .option('-H, --host <address>', 'address of the new minion')
-        .option('-p, --port <port>', 'SSH port (default 22)')
+        .option('-p, --port <port>', 'SSH port (default: 22)')
         .option('--name <name>', "inventory name (default: the host's own short hostname)")
         .option('--fingerprint <SHA256:...>', 'expected host key fingerprint, verified out of band'),
     ).action(action(lazy(actions, 'setupMinion'))),

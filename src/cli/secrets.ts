@@ -15,7 +15,7 @@ export function registerSecretCommands(program: Command): void {
       )
       .argument('[env]', 'environment')
       .argument('[entries...]', 'KEY=value, KEY (ask / stdin) or KEY=- (stdin)')
-      .option('-g, --generate [length]', `encrypt a fresh random value for each KEY (default length ${DEFAULT_SECRET_LENGTH})`)
+      .option('-g, --generate [length]', `encrypt a fresh random value for each KEY of this length (default: ${DEFAULT_SECRET_LENGTH})`)
       .option('--alphabet <name>', `characters for --generate: ${Object.keys(ALPHABETS).join(', ')}`, 'alnum')
       .option('-f, --file <path>', 'encrypt a file: writes PATH.asc (or use -o -); with one KEY, becomes that secret')
       .option('-o, --output <path>', 'with --file: where to write the armored message (- for stdout)')
@@ -50,7 +50,7 @@ export function registerSecretCommands(program: Command): void {
       .command('keygen')
       .summary('new OpenPGP keypair for an environment whose key you hold (lab, local)')
       .description(
-        'Makes a keypair for the environment: the public key goes to pillar/keys/<env>.asc, the private key to a 0600 file outside pillar/ (default .ops/keys/<env>.key). Refuses to overwrite. Real environments get their key made on their master by setup-master.',
+        'Makes a keypair for the environment: the public key goes to pillar/keys/<env>.asc, the private key to a 0600 file outside pillar/ (default: .ops/keys/<env>.key). Refuses to overwrite. Real environments get their key made on their master by setup-master.',
       )
       .argument('[env]', 'environment')
       .option('--private-key <file>', 'where to write the private key')
@@ -86,7 +86,13 @@ export function registerSecretCommands(program: Command): void {
     ],
   );
 
-  const secrets = program.command('secrets').summary("who can read an environment's secrets");
+  const secrets = examples(
+    program
+      .command('secrets')
+      .summary("who can read an environment's secrets")
+      .description("Each secret in the pillar is an OpenPGP message of its own, encrypted to the environment's key and to its recovery keys (pillar/keys/<env>.recovery/). These commands read the messages, never their plaintext."),
+    ['ops secrets audit production'],
+  );
   examples(
     secrets
       .command('audit')

@@ -5,6 +5,7 @@ import { addConnectionOptions } from './remote.js';
 
 export function registerTlsCommands(program: Command): void {
   const tls = program.command('tls').summary("the site's certificate from an ACME CA (renew)").description("Certificates from an ACME CA (tls.acme in the pillar): the first deploy issues one for domain and tls.acme.domains, the master's timer renews it when it is due, and every balancer serves the same one.");
+  examples(tls, ['ops tls renew production', 'ops tls renew staging --force']);
   examples(
     addConnectionOptions(
       tls

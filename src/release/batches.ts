@@ -61,7 +61,7 @@ export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; ses
     balancers,
     /** Every balancer answers and its nginx configuration is valid (before anything switches). */
     async check(): Promise<void> {
-      const failed = await onEveryBalancer(`test -f ${shellLine([file])} && nginx -t -q`, undefined, (err) => err.split('\n').slice(-2).join(' | ') || `${file} is missing (converge it: ops deploy without --only)`);
+      const failed = await onEveryBalancer(`test -f ${shellLine([file])} && nginx -t -q`, undefined, (err) => err.split('\n').slice(-2).join(' | ') || `${file} is missing (converge it: ops deploy without --role or --host)`);
       if (failed.length > 0) throw new OperationError(`a rolling release needs every balancer, and ${failed.join('; ')}`);
     },
     /** Takes `hosts` out and puts back those taken out before, in one reload. */

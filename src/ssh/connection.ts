@@ -130,7 +130,9 @@ export class Connection {
         settled = true;
         resolve(new Connection(target, client));
       });
-      client.once('error', (e) => {
+      // `on`, not `once`: ssh2 may report a second error after the first (say, the socket closing
+      // after a timeout), and an error event nobody listens to would end ops
+      client.on('error', (e) => {
         clearTimeout(onTimeout);
         fail(e);
       });
@@ -295,9 +297,11 @@ function authMethods(username: string, creds: Credentials): ssh2.AnyAuthMethod[]
   return methods;
 }
 
+/** ssh2's and the socket's words for a failed connection, as one line naming the likely cause. */
 export function connectionErrorText(e: Error): string {
   const code = (e as NodeJS.ErrnoException).code;
   const level = (e as { level?: string }).level;
+  const noMatch = /^Handshake failed: no matching (.+)$/.exec(e.message);
   if (code === 'ECONNREFUSED') return 'connection refused (is sshd running?)';
   if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
   if (code === 'ETIMEDOUT' || /Timed out while waiting for handshake/.test(e.message)) return 'connect timeout (no SSH answer)';
@@ -305,6 +309,13 @@ export function connectionErrorText(e: Error): string {
   if (code === 'ECONNRESET') return 'connection reset by the host';
   if (level === 'client-authentication') return 'login refused: none of the offered keys was accepted (check -u/-i, ssh-agent, authorized_keys)';
   if (/keepalive/i.test(e.message)) return 'host stopped answering (keepalive timeout)';
+  if (/Connection lost before handshake/.test(e.message)) {
+    return "the host closed the connection before SSH began (sshd turned it away: too many connections at once (MaxStartups), a firewall or tcp wrapper, or no SSH server on this port)";
+  }
+  if (/Invalid identification string/.test(e.message)) return 'the host answered with an SSH version ops does not speak (ops speaks SSH 2 only)';
+  if (/Invalid header|Header line too long|Max greeting lines exceeded|Bad packet length/.test(e.message)) return 'the host answered, but not as an SSH server (wrong port?)';
+  if (noMatch) return `the host's sshd and ops have no ${noMatch[1]} in common (an SSH server too old or too strictly set up for ops)`;
+  if (code === 'EPIPE') return 'the host closed the connection while ops was writing to it';
   return e.message;
 }
 

@@ -21,7 +21,7 @@ describe('ops --help', () => {
     results.forEach((r, i) => {
       expect(r.code, COMMANDS[i]).toBe(0);
       if (COMMANDS[i] === 'db' || COMMANDS[i] === 'lab' || COMMANDS[i] === 'pillar') expect(r.stdout).toMatch(/Commands:/);
-      else expect(r.stdout, COMMANDS[i]).toMatch(new RegExp(`Examples:\\n(  .*\\n)*  \\$ ops ${COMMANDS[i]}`));
+      expect(r.stdout, COMMANDS[i]).toMatch(new RegExp(`Examples:\\n(  .*\\n)*  \\$ ops ${COMMANDS[i]}`));
     });
   });
 });

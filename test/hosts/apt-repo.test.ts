@@ -73,7 +73,7 @@ afterAll(async () => {
 
 describe('a project role with a signed third-party apt repository', () => {
   it('adds the repository, installs its package, writes the file and runs the handler; a second deploy changes nothing', async () => {
-    const r = await ops(['deploy', 'lab', '--only', 'lab-2'], { cwd: repo });
+    const r = await ops(['deploy', 'lab', '--host', 'lab-2'], { cwd: repo });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/changed\s+apt_repo:local/);
     expect(r.stdout).toMatch(/changed\s+pkg:extras:1 — install ops-hello/);
@@ -86,7 +86,7 @@ describe('a project role with a signed third-party apt repository', () => {
 
   it('a repository signed by another key is refused (the state fails, exit 1)', async () => {
     writeFileSync(join(repo, 'roles/repo.asc'), execFileSync('gpg', ['--homedir', gnupg, '--armor', '--export', 'intruder@ops.invalid']));
-    const r = await ops(['deploy', 'lab', '--only', 'lab-2'], { cwd: repo });
+    const r = await ops(['deploy', 'lab', '--host', 'lab-2'], { cwd: repo });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/failed\s+apt_repo:local/);
     expect(r.stdout).toMatch(/NO_PUBKEY|not signed|signature/i);

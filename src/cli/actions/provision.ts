@@ -269,6 +269,7 @@ export const deploy: Handler = async (ctx, args, opts) => {
     if (!Object.values(pillar.data.servers).some((s) => s.roles.includes('balancer'))) throw new UsageError(`'${env}' has no balancer: maintenance mode is the balancers' page`);
     if (opts.release === false) throw new UsageError('--maintenance is for a release: it does not go with --no-release');
   }
+  const only = deployTarget(ctx, pillar, opts);
   const { session, conn } = await connectMasterFor(ctx, pillar, opts);
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   process.once('SIGINT', onInt);
@@ -276,7 +277,7 @@ export const deploy: Handler = async (ctx, args, opts) => {
     const waitLock = opts.waitLock === undefined ? undefined : opts.waitLock === true ? 600 : intOption(opts.waitLock, '--wait-lock', 0, 86400);
     return await deployThroughMaster(ctx.out, ctx.repo, pillar, conn, {
       dryRun: opts.dryRun === true,
-      only: opts.only as string | undefined,
+      only,
       verbose: opts.verbose === true,
       branch: opts.branch as string | undefined,
       release: opts.release !== false,
@@ -291,3 +292,24 @@ export const deploy: Handler = async (ctx, args, opts) => {
     await session.closeAll();
   }
 };
+
+/**
+ * The hosts a deploy is limited to, as the master's converge takes them (one role or one host
+ * name), checked here against the pillar so a typo stops before any connection.
+ */
+function deployTarget(ctx: Context, pillar: LoadedPillar, opts: Record<string, unknown>): string | undefined {
+  const role = opts.role as string | undefined;
+  const host = opts.host as string | undefined;
+  const only = opts.only as string | undefined;
+  if ([role, host, only].filter((v) => v !== undefined).length > 1) throw new UsageError('choose the hosts one way: --role or --host');
+  if (only !== undefined) {
+    ctx.out.info('  note: --only is deprecated: use --role ROLE or --host NAME');
+    return only;
+  }
+  if (role !== undefined) {
+    selectTargets(pillar, { role });
+    return ROLE_ALIASES[role] ?? role;
+  }
+  if (host !== undefined) return selectTargets(pillar, { host })[0]?.name;
+  return undefined;
+}

@@ -41,6 +41,23 @@ describe('usage errors', () => {
     expect(noMaster.stderr).toMatch(/has no master/);
   });
 
+  it('deploy chooses hosts with --role or --host (--only is a deprecated alias), checked before any connection', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--role', 'nope'], /unknown role 'nope'/],
+      [['--host', 'zz'], /unknown host 'zz' in environment 'production'\n  hint: hosts: prod-master/],
+      [['--role', 'web', '--host', 'prod-web-1'], /choose the hosts one way: --role or --host/],
+      [['--only', 'zz'], /note: --only is deprecated: use --role ROLE or --host NAME\nerror: --only zz: no host of 'production' has that name or role/],
+    ];
+    const results = await Promise.all(cases.map(([flags]) => ops(['deploy', 'production', ...flags])));
+    results.forEach((r, i) => {
+      expect(r.code, cases[i]![0].join(' ')).toBe(2);
+      expect(r.stderr).toMatch(cases[i]![1]);
+    });
+    const help = await ops(['deploy', '--help']);
+    expect(help.stdout).toMatch(/--role <role> +only hosts with this role\n +--host <name> +only this host\n/);
+    expect(help.stdout).not.toContain('--only');
+  });
+
   it('outside an ops repo: one clear line, exit 2, no stack trace', async () => {
     const r = await ops(['pillar', 'show'], { cwd: tempDir() });
     expect(r.code).toBe(2);

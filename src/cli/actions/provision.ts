@@ -304,6 +304,10 @@ function deployTarget(ctx: Context, pillar: LoadedPillar, opts: Record<string, u
   if ([role, host, only].filter((v) => v !== undefined).length > 1) throw new UsageError('choose the hosts one way: --role or --host');
   if (only !== undefined) {
     ctx.out.info('  note: --only is deprecated: use --role ROLE or --host NAME');
+    const servers = Object.entries(pillar.data.servers);
+    if (!servers.some(([name, s]) => name === only || s.roles.includes(only))) {
+      throw new UsageError(`--only ${only}: no host of '${pillar.env}' has that name or role`, `hosts: ${servers.map(([n, s]) => `${n} (${s.roles.join(',') || '-'})`).join(', ')}`);
+    }
     return only;
   }
   if (role !== undefined) {

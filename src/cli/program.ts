@@ -18,6 +18,7 @@ import { registerDbCommands } from './db.js';
 import { registerInternalCommands } from './internal.js';
 import { registerTaskCommand } from './task.js';
 import { registerDayTwoCommands } from './daytwo.js';
+import { registerCompletionCommands } from './completion.js';
 
 export function buildProgram(version: string): Command {
   const program = new Command('ops');
@@ -45,6 +46,7 @@ export function buildProgram(version: string): Command {
   registerTlsCommands(program);
   registerDayTwoCommands(program);
   registerTaskCommand(program);
+  registerCompletionCommands(program);
   registerInternalCommands(program);
 
   program.addHelpText(

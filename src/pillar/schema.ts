@@ -33,9 +33,8 @@ import {
   URL_PATH_RE,
 } from './forms.js';
 
-export const BUILTIN_ROLES = ['master', 'web', 'worker', 'balancer', 'db', 'queue', 'cache'] as const;
-export type BuiltinRole = (typeof BUILTIN_ROLES)[number];
-export const ROLE_ALIASES: Readonly<Record<string, BuiltinRole>> = { 'salt-master': 'master', 'db-master': 'db' };
+import { BUILTIN_ROLES, ROLE_ALIASES } from './roles.js';
+export { BUILTIN_ROLES, ROLE_ALIASES, type BuiltinRole } from './roles.js';
 
 const encrypted = z.string().regex(PGP_MESSAGE_RE).describe('an armored OpenPGP message (made with `ops encrypt`)');
 const orEncrypted = <T extends z.ZodType>(t: T) => z.union([t, encrypted]);

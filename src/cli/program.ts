@@ -19,6 +19,7 @@ import { registerInternalCommands } from './internal.js';
 import { registerTaskCommand } from './task.js';
 import { registerDayTwoCommands } from './daytwo.js';
 import { registerCompletionCommands } from './completion.js';
+import { registerInitCommand } from './init.js';
 
 export function buildProgram(version: string): Command {
   const program = new Command('ops');
@@ -36,6 +37,7 @@ export function buildProgram(version: string): Command {
     .configureHelp({ showGlobalOptions: true })
     .exitOverride();
 
+  registerInitCommand(program);
   registerSecretCommands(program);
   registerPillarCommands(program);
   registerLabCommands(program);

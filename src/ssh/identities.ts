@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { UsageError } from '../errors.js';
 
+/** The key files ssh offers when none is named, in its order (in ~/.ssh). */
+export const DEFAULT_KEY_NAMES = ['id_ed25519', 'id_ecdsa', 'id_rsa'] as const;
+
 export interface Identity {
   source: string;
   /** Parsed once per run; every connection reuses it. */
@@ -47,7 +50,7 @@ export function loadCredentials(explicit: readonly string[] = [], extraDefaults:
   }
   const defaults = [
     ...extraDefaults,
-    ...['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)),
+    ...DEFAULT_KEY_NAMES.map((n) => join(homedir(), '.ssh', n)),
   ];
   for (const file of defaults) {
     if (!existsSync(file)) continue;

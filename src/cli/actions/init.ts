@@ -1,0 +1,118 @@
+/** `ops init [DIR]`: an ops repo for an existing app, written beside its code. */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { BRANCH_RE, GIT_URL_RE, ONE_LINE_RE, RESERVED_ACCOUNTS, SSH_PUBLIC_KEY_RE, UNIX_NAME_RE } from '../../pillar/forms.js';
+import { loadPillar } from '../../pillar/load.js';
+import { repoAt } from '../../repo.js';
+import { localUser } from '../../core/targets.js';
+import { DEFAULT_KEY_NAMES } from '../../ssh/identities.js';
+import { detectApp, projectName } from '../../init/detect.js';
+import { devsYml, labYml, opsSettingsModule, projectYml, settingsOpsPy, stagingYml, type InitAnswers } from '../../init/files.js';
+import { isInteractive, readLine } from '../../ui/prompt.js';
+import type { Handler } from '../command.js';
+
+/** The user's SSH public key, found as ssh finds the private one (~/.ssh/id_ed25519, …). */
+function ownPublicKey(): { key: string; from: string } | undefined {
+  for (const n of DEFAULT_KEY_NAMES) {
+    const file = join(homedir(), '.ssh', `${n}.pub`);
+    if (!existsSync(file)) continue;
+    const key = readFileSync(file, 'utf8').split('\n')[0]?.trim() ?? '';
+    if (SSH_PUBLIC_KEY_RE.test(key)) return { key, from: file.replace(homedir(), '~') };
+  }
+  return undefined;
+}
+
+/** origin's URL and the checked-out branch, read from .git (no git needed). */
+function gitFacts(dir: string): { url?: string; branch?: string } {
+  const facts: { url?: string; branch?: string } = {};
+  try {
+    const head = readFileSync(join(dir, '.git', 'HEAD'), 'utf8');
+    const branch = /^ref: refs\/heads\/(.+)$/m.exec(head)?.[1]?.trim();
+    if (branch && BRANCH_RE.test(branch)) facts.branch = branch;
+    const config = readFileSync(join(dir, '.git', 'config'), 'utf8');
+    const origin = /\[remote "origin"\][^[]*?^\s*url\s*=\s*(.+)$/m.exec(config)?.[1]?.trim();
+    if (origin && GIT_URL_RE.test(origin)) facts.url = origin;
+  } catch {
+    // not a git checkout (yet): the url stays a comment
+  }
+  return facts;
+}
+
+export const init: Handler = async (ctx, args, opts) => {
+  const dir = resolve(args[0] ?? '.');
+  if (!existsSync(dir)) throw new UsageError(`${dir} does not exist`);
+  const d = detectApp(dir);
+  const name = opts.name !== undefined ? String(opts.name) : projectName(d.suggestedName);
+  if (!name || !/^[a-z][a-z0-9_]{0,30}$/.test(name) || RESERVED_ACCOUNTS.includes(name)) {
+    throw new UsageError(
+      opts.name !== undefined ? `--name ${String(opts.name)}: a project name starts with a lower-case letter and uses only a-z, 0-9 and _ (at most 31), and is not a system account` : `cannot make a project name from '${d.suggestedName}'`,
+      'pass --name NAME',
+    );
+  }
+  let startCommand = opts.startCommand === undefined ? undefined : String(opts.startCommand);
+  if (!d.django && !d.procfile && startCommand === undefined) {
+    if (!isInteractive()) throw new UsageError(`${dir} has no manage.py and no Procfile: ops needs the command that starts the app`, 'pass --start-command "CMD" (it must listen on $PORT)');
+    startCommand = (await readLine('No Django project or Procfile here. The command that starts the app (it must listen on $PORT): ')).trim();
+  }
+  if (startCommand !== undefined && (startCommand === '' || !ONE_LINE_RE.test(startCommand))) throw new UsageError('--start-command takes one non-empty line');
+  if (startCommand !== undefined && (d.django || d.procfile)) throw new UsageError(`--start-command is for an app without manage.py or a Procfile; this one has ${d.procfile ? 'a Procfile' : 'manage.py'}`);
+
+  const git = gitFacts(dir);
+  const user = opts.user !== undefined ? String(opts.user) : localUser();
+  const key = ownPublicKey();
+  const adminOk = UNIX_NAME_RE.test(user) && !RESERVED_ACCOUNTS.includes(user);
+  if (opts.user !== undefined && !adminOk) throw new UsageError(`--user ${user}: a Unix user name that is not a system account (root, www-data, …)`);
+  const answers: InitAnswers = { project: name, startCommand, repoUrl: git.url, branch: git.branch ?? 'main', admin: key && adminOk ? { user, ...key } : undefined };
+
+  const settingsModule = opsSettingsModule(d);
+  const files: [string, string][] = [
+    ['pillar/project.yml', projectYml(d, answers)],
+    ['pillar/devs.yml', devsYml(answers)],
+    ['pillar/staging.yml', stagingYml(answers)],
+    ['pillar/lab.yml', labYml(answers)],
+    ['.ops/.gitignore', '# ops keeps local state here (lab inventory and keys, pins, kept dumps): never committed\n*\n'],
+  ];
+  if (settingsModule) files.push([`${settingsModule.split('.').join('/')}.py`, settingsOpsPy(d)]);
+  const taken = files.map(([f]) => f).filter((f) => existsSync(join(dir, f)));
+  if (taken.length > 0) throw new UsageError(`${taken.join(', ')} already exist${taken.length === 1 ? 's' : ''} in ${dir}: ops init never overwrites a file`, 'move it away, or edit the pillar by hand');
+
+  // What is written must load: the pillar files are tried in a scratch repo first.
+  const scratch = mkdtempSync(join(tmpdir(), 'ops-init-'));
+  try {
+    for (const [f, text] of files) if (f.startsWith('pillar/')) writeAt(scratch, f, text);
+    for (const env of ['staging', 'lab']) loadPillar(repoAt(scratch), env);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  for (const [f, text] of files) writeAt(dir, f, text);
+
+  const shown = relative(process.cwd(), dir) || '.';
+  const what = d.django
+    ? `a Django project: settings ${d.django.settings}, WSGI ${d.django.wsgi}${d.requirements ? `, ${d.requirements}` : ''}${d.django.celery ? `, Celery app ${d.django.celery}` : ''}${d.procfile ? `, Procfile (${d.procfile.join(', ')})` : ''}`
+    : d.procfile
+      ? `a Procfile (${d.procfile.join(', ')})`
+      : `an app started by: ${startCommand}`;
+  ctx.out.info(`found ${what}`);
+  for (const [f] of files) ctx.out.info(`  wrote ${join(shown, f)}`);
+  if (settingsModule) ctx.out.info(`  ${d.django?.settingsFile} does not read the environment: ${settingsModule} takes it from ops's environment file (commit it with the app)`);
+  if (!answers.admin) ctx.out.info(`  no admin in pillar/devs.yml: ${key ? `'${user}' cannot be one (a system account): pass --user NAME` : 'no ~/.ssh/id_*.pub found'}`);
+  if (!git.url) ctx.out.info('  repo.url is a comment in pillar/project.yml: set it to where the servers fetch the app');
+  ctx.out.result(
+    [
+      '',
+      'next:',
+      `  ops setup-master staging -H MASTER_ADDRESS`,
+      `  ops setup-minion staging web,balancer,db -H SERVER_ADDRESS`,
+      `  ops encrypt staging SECRET_KEY --generate 64 --write && ops encrypt staging DB_PASSWORD --generate 40 --write && ops deploy staging`,
+      '(or try it first on lab hosts on this machine: ops lab up — see README, "The lab")',
+    ].join('\n'),
+  );
+};
+
+function writeAt(root: string, file: string, text: string): void {
+  const path = join(root, file);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text, { flag: 'wx' });
+}

@@ -7,6 +7,8 @@ export type ExitCode = 0 | 1 | 2 | 130;
 export class OpsError extends Error {
   readonly exitCode: ExitCode;
   readonly hint: string | undefined;
+  /** The file:line:col (or other place) the error is about, when there is one: the `where` of --json's error event. */
+  where: string | undefined;
   constructor(message: string, exitCode: ExitCode, hint?: string) {
     super(message);
     this.name = 'OpsError';

@@ -90,7 +90,8 @@ export async function runCli(argv: string[], version: string): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      // commander has already printed its message
+      // commander has already printed its message (the human line, on stderr)
+      new Output({ json }).event('error', { message: e.message.replace(/^error: /, ''), where: null, hint: null, exit_code: 2 });
       return 2;
     }
     const out = new Output({ json });
@@ -98,11 +99,13 @@ export async function runCli(argv: string[], version: string): Promise<number> {
       out.error(e.message);
       if (e.hint) out.info(`  hint: ${e.hint}`);
       if (debug && e.stack) out.info(redactor.redact(e.stack));
+      out.event('error', { message: e.message, where: e.where ?? null, hint: e.hint ?? null, exit_code: e.exitCode });
       return e.exitCode;
     }
     out.error(`unexpected failure: ${errorMessage(e)}`);
     if (debug && e instanceof Error && e.stack) out.info(e.stack);
     else out.info('  (run again with --debug for details)');
+    out.event('error', { message: `unexpected failure: ${errorMessage(e)}`, where: null, hint: 'run again with --debug for details', exit_code: 1 });
     return 1;
   }
 }

@@ -21,6 +21,7 @@ export class PillarError extends UsageError {
     const key = keyPath && keyPath.length > 0 ? ` ${formatPath(keyPath)}:` : '';
     super(`${loc}:${key} ${message}`, hint);
     this.name = 'PillarError';
+    this.where = loc;
   }
 }
 

@@ -1,0 +1,76 @@
+/**
+ * `--json`: whatever fails, the last line on stdout is one error event
+ * ({"type":"error","message","where","hint","exit_code"}) and the exit code is that event's; the
+ * human line stays on stderr. Walks every command of the command definitions.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../src/cli/program.js';
+import { visibleCommands } from '../../src/cli/reference.js';
+import { ops, tempRepo } from '../support/ops.js';
+
+const paths = visibleCommands(buildProgram('0.0.0-test')).map((c) => c.path);
+
+function lastEvent(stdout: string): Record<string, unknown> {
+  const lines = stdout.trim().split('\n');
+  for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+  return JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown>;
+}
+
+function expectErrorEvent(e: Record<string, unknown>, code: number): void {
+  expect(Object.keys(e).sort()).toEqual(['exit_code', 'hint', 'message', 'time', 'type', 'where']);
+  expect(e.type).toBe('error');
+  expect(e.exit_code).toBe(code);
+  expect(typeof e.message).toBe('string');
+  expect(e.where === null || typeof e.where === 'string').toBe(true);
+  expect(e.hint === null || typeof e.hint === 'string').toBe(true);
+  expect(Number.isNaN(Date.parse(String(e.time)))).toBe(false);
+}
+
+describe('--json errors', () => {
+  it(`every command (${paths.length}): a usage error is an error event with exit_code 2`, async () => {
+    expect(paths.length).toBeGreaterThan(40);
+    for (let i = 0; i < paths.length; i += 8) {
+      const batch = paths.slice(i, i + 8);
+      const results = await Promise.all(batch.map((p) => ops(['--json', ...p, '--no-such-flag'])));
+      results.forEach((r, j) => {
+        const name = (batch[j] as string[]).join(' ');
+        expect(r.code, name).toBe(2);
+        const e = lastEvent(r.stdout);
+        expectErrorEvent(e, 2);
+        // `ops task` hands options it does not know to the task: there the word is a task name
+        const said = name === 'task' ? "no task '--no-such-flag'" : "unknown option '--no-such-flag'";
+        expect(e.message, name).toBe(said);
+        expect(r.stderr, name).toContain(`error: ${said}`);
+      });
+    }
+  });
+
+  it('a pillar error names its file:line:col in where; the hint is kept', async () => {
+    const repo = tempRepo();
+    writeFileSync(join(repo, 'pillar/staging.yml'), 'domain: example.com\nservers: {web-1: {address: "10.0.0.1; id"}}\n');
+    const r = await ops(['--json', 'pillar', 'show', 'staging'], { cwd: repo });
+    expect(r.code).toBe(2);
+    const e = lastEvent(r.stdout);
+    expectErrorEvent(e, 2);
+    expect(e.where).toMatch(/^pillar\/staging\.yml:2:\d+$/);
+    expect(e.message).toContain(`${String(e.where)}:`);
+    const unknown = await ops(['--json', 'deploy', 'nope'], { cwd: repo });
+    const u = lastEvent(unknown.stdout);
+    expectErrorEvent(u, 2);
+    expect(u.hint).toMatch(/^environments: /);
+  });
+
+  it('an operation that fails (exit 1) ends with its error event too; a fan-out ends with its summary', async () => {
+    // production's addresses are documentation addresses (198.51.100.0/24): no master answers
+    const r = await ops(['--json', 'releases', 'production', '--connect-timeout', '1']);
+    expect(r.code).toBe(1);
+    const e = lastEvent(r.stdout);
+    expectErrorEvent(e, 1);
+    expect(e.message).toMatch(/^prod-master \(198\.51\.100\.10:22\): /);
+    const run = await ops(['--json', 'run', 'production', '--host', 'prod-web-1', '--connect-timeout', '1', '--', 'true']);
+    expect(run.code).toBe(1);
+    expect(lastEvent(run.stdout)).toMatchObject({ type: 'summary', hosts: 1, ok: 0, failed: 1 });
+  });
+});

@@ -8,6 +8,7 @@ packages=(
   libc-ares2 libbrotli1 libicu72 libnghttp2-14 libuv1   # Debian's own Node 18, for the master-runtime test
   tmux                            # drives interactive commands in tests
   zsh fish                        # the completion scripts, loaded into each shell (bash is there)
+  python3-django                  # django-admin startproject: the stock project ops init starts from
   apt-utils dpkg-dev              # a local signed apt repository (apt-ftparchive) for the apt_repo tests
   postgresql                      # reset-local-db into this machine's PostgreSQL; pg_restore --list of kept dumps
   pebble                          # the ACME test CA (and its test DNS server) for the certificate tests

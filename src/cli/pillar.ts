@@ -45,6 +45,7 @@ export function registerPillarCommands(program: Command): void {
           for (const env of envs) {
             const p = loadPillar(ctx.repo, env);
             ctx.out.info(`${env}: ok (${p.sources.map((s) => s.display).join(' + ')}; ${Object.keys(p.data.servers).length} server(s))`);
+            ctx.out.event('pillar_valid', { env, files: p.sources.map((s) => s.display), servers: Object.keys(p.data.servers).length });
           }
         }),
       ),

@@ -54,9 +54,21 @@ export class Output {
   /** One NDJSON event on stdout (only with --json). */
   event(type: string, data: Record<string, unknown> = {}): void {
     if (!this.json) return;
-    const line = JSON.stringify({ type, time: new Date().toISOString(), ...data }, (_k, v: unknown) =>
-      typeof v === 'string' ? redactor.redact(v) : v,
-    );
-    process.stdout.write(`${line}\n`);
+    process.stdout.write(`${this.eventLine(type, data)}\n`);
+  }
+
+  /**
+   * A value the operator asked to see (`decrypt`, `generate-secret`): the one output that is not
+   * redacted. With --json it is only in the `value` field of a `value` event (every other field
+   * redacted as ever); without, it is written to stdout as it is.
+   */
+  revealed(data: Record<string, unknown>, value: string, plain: () => void): void {
+    if (!this.json) return plain();
+    const line = this.eventLine('value', data);
+    process.stdout.write(`${line.slice(0, -1)},"value":${JSON.stringify(value)}}\n`);
+  }
+
+  private eventLine(type: string, data: Record<string, unknown>): string {
+    return JSON.stringify({ type, time: new Date().toISOString(), ...data }, (_k, v: unknown) => (typeof v === 'string' ? redactor.redact(v) : v));
   }
 }

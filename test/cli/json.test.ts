@@ -28,6 +28,33 @@ function expectErrorEvent(e: Record<string, unknown>, code: number): void {
   expect(Number.isNaN(Date.parse(String(e.time)))).toBe(false);
 }
 
+describe('--json values', () => {
+  it('decrypt and generate-secret: the value only in the value field of a value event', async () => {
+    const repo = tempRepo();
+    expect((await ops(['keygen', 'lab'], { cwd: repo })).code).toBe(0);
+    const secret = 'pl41n "text" \\ with: yaml & json';
+    expect((await ops(['encrypt', 'lab', 'API_TOKEN', '--write'], { cwd: repo, input: `${secret}\n` })).code).toBe(0);
+    const d = await ops(['--json', 'decrypt', 'lab', 'API_TOKEN'], { cwd: repo });
+    expect(d.code, d.stderr).toBe(0);
+    const lines = d.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const e = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    expect(e).toMatchObject({ type: 'value', env: 'lab', name: 'API_TOKEN', value: secret });
+    expect(d.stdout.split(JSON.stringify(secret).slice(1, -1)).length).toBe(2); // once, in the field
+    expect(d.stderr).not.toContain('pl41n');
+    const g = await ops(['--json', 'generate-secret', '--length', '24', '--alphabet', 'hex']);
+    expect(JSON.parse(g.stdout) as Record<string, unknown>).toMatchObject({ type: 'value', length: 24, value: expect.stringMatching(/^[0-9a-f]{24}$/) });
+  });
+
+  it('pillar validate: one event per environment', async () => {
+    const r = await ops(['--json', 'pillar', 'validate']);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.map((e) => [e.type, e.env])).toEqual([['pillar_valid', 'lab'], ['pillar_valid', 'production'], ['pillar_valid', 'staging']]);
+    expect(events[1]).toMatchObject({ files: ['pillar/project.yml', 'pillar/devs.yml', 'pillar/production.yml'], servers: 5 });
+  });
+});
+
 describe('--json errors', () => {
   it(`every command (${paths.length}): a usage error is an error event with exit_code 2`, async () => {
     expect(paths.length).toBeGreaterThan(40);

@@ -374,6 +374,14 @@ describe('locks, history and rollback', () => {
     expect(r.stdout).toMatch(new RegExp(`^${live}\\t[0-9a-f]{12}\\t2026-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\t\\S+@\\S+\\tlive`, 'm'));
     expect(r.stdout).toMatch(/\trolled-back\t/);
     expect(r.stdout).toMatch(/\tfailed\t/);
+    // --json: one event per release, the same ones
+    const j = await opsLab(['--json', 'releases', 'lab']);
+    expect(j.code, j.stderr).toBe(0);
+    const events = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = events.filter((e) => e.type === 'release_record');
+    expect(records.length).toBe(r.stdout.trim().split('\n').length - 1);
+    expect(records.filter((e) => e.live === true).map((e) => e.id)).toEqual([live]);
+    for (const e of records) expect(e).toMatchObject({ env: 'lab', id: expect.any(String), commit: expect.stringMatching(/^[0-9a-f]{40}$/), by: expect.any(String), at: expect.any(String) });
   });
 
   it('rollback past a migration warns, refuses without --yes (no terminal), switches with it', async () => {

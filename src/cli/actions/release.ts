@@ -24,7 +24,9 @@ export const releases: Handler = async (ctx, args, opts) => {
   try {
     const history = JSON.parse((await runOnMaster(conn, ['__releases', env])).toString('utf8')) as History;
     if (ctx.opts.json) {
-      process.stdout.write(`${JSON.stringify({ ...history, live: liveRelease(history) ?? null })}\n`);
+      const live = liveRelease(history);
+      for (const r of history.releases) ctx.out.event('release_record', { env, ...r, live: r.id === live });
+      for (const rb of history.rollbacks) ctx.out.event('rollback_record', { env, ...rb });
       return 0;
     }
     if (history.releases.length === 0) {

@@ -178,7 +178,9 @@ export const decrypt: Handler = async (ctx, args, opts) => {
   }
   // The operator asked for plaintext: this is the one output that is not redacted.
   const [only] = values;
-  if (values.length === 1 && rest.length === 1 && only) {
+  if (ctx.opts.json) {
+    for (const [name, v] of values) ctx.out.revealed({ env, name }, v.toString('utf8'), () => undefined);
+  } else if (values.length === 1 && rest.length === 1 && only) {
     process.stdout.write(only[1]);
     if (process.stdout.isTTY && only[1][only[1].length - 1] !== 0x0a) process.stdout.write('\n');
   } else {
@@ -367,8 +369,8 @@ export const secretsAudit: Handler = async (ctx, args) => {
 export const generateSecretCommand: Handler = async (ctx, args, opts) => {
   if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
   const length = intOption(opts.length, '--length', 1, 65536) ?? DEFAULT_SECRET_LENGTH;
-  process.stdout.write(`${generateSecret(length, alphabetOption(opts.alphabet))}\n`);
-  void ctx;
+  const value = generateSecret(length, alphabetOption(opts.alphabet));
+  ctx.out.revealed({ length }, value, () => process.stdout.write(`${value}\n`));
 };
 
 export const deployKey: Handler = async (ctx, args, opts) => {

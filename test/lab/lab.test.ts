@@ -163,9 +163,9 @@ describe('ops lab (real hosts, root on Linux)', () => {
     needRootOnLinux();
     const files = [join(repo.overlayDir, `${ENV}.yml`), join(repo.stateDir, 'known_hosts')];
     const before = files.map((f) => [readFileSync(f, 'utf8'), statSync(f).mtimeMs]);
-    const t0 = Date.now();
+    // nothing booted again (same machine processes) and nothing rewritten; how fast that is is a
+    // benchmark's question, not this test's (a timed assertion failed here under a loaded machine)
     const again = await labUp(repo, { env: ENV, hosts: 2, log });
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(again.map((h) => [h.name, h.address, h.pid])).toEqual(first.map((h) => [h.name, h.address, h.pid]));
     expect(files.map((f) => [readFileSync(f, 'utf8'), statSync(f).mtimeMs])).toEqual(before);
     const status = await labStatus(repo);

@@ -15,6 +15,9 @@ import { taskFiles } from '../tasks/load.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
+/** What a candidate may look like: names of commands, flags, environments, hosts, roles, tasks, role lists. */
+const CANDIDATE_RE = /^-{0,2}[A-Za-z0-9][A-Za-z0-9_.,-]{0,200}$/;
+
 /** What a value of this argument or option is, by its name in the definitions. */
 type Kind = 'env' | 'host' | 'role' | 'roles' | 'target' | 'task' | 'shell' | 'state' | 'other';
 
@@ -119,7 +122,8 @@ export function completions(program: Command, words: string[]): string[] {
     position++;
   }
   const facts = () => readRepo(root);
-  const filter = (xs: string[]) => [...new Set(xs)].filter((x) => x.startsWith(cur));
+  // only words that can be values (a pillar's odd keys are never offered: not a newline, not a glob)
+  const filter = (xs: string[]) => [...new Set(xs)].filter((x) => CANDIDATE_RE.test(x) && x.startsWith(cur));
 
   if (pendingOption) return filter(pendingOption.argChoices ?? values(OPTION_KINDS[pendingOption.long ?? ''] ?? 'other', facts(), env, cur));
   if (cur.startsWith('-')) {
@@ -175,8 +179,7 @@ export function completionScript(shell: string): string {
       return `# ops completion for bash: add to ~/.bashrc
 #   source <(ops completion bash)
 _ops_complete() {
-  local IFS=$'\\n'
-  COMPREPLY=($(ops __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null))
+  mapfile -t COMPREPLY < <(ops __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
 }
 complete -o default -F _ops_complete ops
 `;

@@ -5,6 +5,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { OpsError, UsageError } from '../errors.js';
+import { printable } from '../pillar/forms.js';
+import { parseProcfile } from '../release/processes.js';
 
 export interface DjangoApp {
   kind: 'django';
@@ -49,17 +52,20 @@ export function detectApp(dir: string): Detected {
   found.requirements = REQUIREMENTS.find((r) => existsSync(join(dir, r)));
   const procfile = read(join(dir, 'Procfile'));
   if (procfile !== undefined) {
-    found.procfile = procfile
-      .split('\n')
-      .map((l) => /^([A-Za-z0-9_-]+):/.exec(l.trim())?.[1])
-      .filter((t): t is string => t !== undefined);
+    // read as a deploy reads it: a Procfile a release would refuse is refused here
+    try {
+      found.procfile = [...parseProcfile(procfile).keys()];
+    } catch (e) {
+      throw e instanceof OpsError ? new UsageError(e.message, 'fix the Procfile, or move it away to start from the Django project or a start command') : e;
+    }
   }
   const manage = read(join(dir, 'manage.py'));
   if (manage !== undefined) {
-    const settings = /DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([^'"]+)['"]/.exec(manage)?.[1];
+    const settings = /DJANGO_SETTINGS_MODULE['"]\s*,\s*(['"])([^'"\n]+)\1/.exec(manage)?.[2];
     if (settings && MODULE_RE.test(settings)) {
       const rel = settings.split('.').join('/');
-      const settingsFile = [`${rel}.py`, `${rel}/__init__.py`].find((f) => existsSync(join(dir, f)));
+      const settingsFile = [`${rel}.py`, `${rel}/__init__.py`].find((f) => read(join(dir, f)) !== undefined);
+      if (!settingsFile) throw new UsageError(`manage.py names the settings module ${settings}, but neither ${rel}.py nor ${rel}/__init__.py is a file here`, 'run ops init in the folder manage.py is in');
       const text = settingsFile ? (read(join(dir, settingsFile)) ?? '') : '';
       const pkg = settings.split('.')[0] as string;
       const wsgiSetting = /^WSGI_APPLICATION\s*=\s*['"]([^'"]+)['"]/m.exec(text)?.[1];
@@ -68,7 +74,7 @@ export function detectApp(dir: string): Detected {
       found.django = {
         kind: 'django',
         settings,
-        settingsFile: settingsFile ?? `${rel}.py`,
+        settingsFile,
         readsEnvironment: /os\.environ|os\.getenv|environ\.Env|from decouple|dj_database_url|env\(/.test(text),
         wsgi: `${wsgiModule}:${wsgiName}`,
         package: pkg,

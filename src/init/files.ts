@@ -3,7 +3,7 @@
  * the user goes through `yamlScalar` (YAML's own quoting), and every file is loaded back by the
  * pillar loader before anything is written.
  */
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { Detected } from './detect.js';
 
 export interface InitAnswers {
@@ -18,7 +18,12 @@ export interface InitAnswers {
 
 /** One YAML scalar, quoted when YAML needs it to stay the string it is. */
 export function yamlScalar(v: string | number | boolean): string {
-  return stringify(v, { lineWidth: 0 }).trimEnd();
+  const plain = stringify(v, { lineWidth: 0 }).replace(/\n$/, '');
+  if (!plain.includes('\n') && parse(plain) === v) return plain;
+  // a block scalar (a value starting with --- or ...) or one that would not read back: double-quoted
+  const quoted = stringify(v, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE' }).replace(/\n$/, '');
+  if (quoted.includes('\n') || parse(quoted) !== v) throw new Error(`cannot write ${JSON.stringify(v)} as one YAML scalar`);
+  return quoted;
 }
 
 const flow = (xs: string[]) => `[${xs.map(yamlScalar).join(', ')}]`;
@@ -26,8 +31,8 @@ const flow = (xs: string[]) => `[${xs.map(yamlScalar).join(', ')}]`;
 /** The Django settings module ops writes for a project whose settings do not read the environment. */
 export function opsSettingsModule(d: Detected): string | undefined {
   if (!d.django || d.django.readsEnvironment) return undefined;
-  const base = d.django.settings.split('.').pop() as string;
-  return `${d.django.settings.split('.').slice(0, -1).join('.')}.${base}_ops`;
+  const parts = d.django.settings.split('.');
+  return [...parts.slice(0, -1), `${parts[parts.length - 1]}_ops`].join('.');
 }
 
 export function projectYml(d: Detected, a: InitAnswers): string {
@@ -138,7 +143,6 @@ export function labYml(a: InitAnswers): string {
 
 /** Django settings for servers ops deploys: the project's own, then what ops's environment gives. */
 export function settingsOpsPy(d: Detected): string {
-  const base = (d.django?.settings.split('.').pop() as string) ?? 'settings';
   return `"""Settings for servers that ops deploys: the project's own settings, then ops's environment.
 
 Written by \`ops init\` (DJANGO_SETTINGS_MODULE points here in pillar/project.yml); yours to edit.
@@ -147,7 +151,7 @@ ops's environment file gives SECRET_KEY (a secret: \`ops encrypt ENV SECRET_KEY 
 """
 import os
 
-from .${base} import *  # noqa: F401,F403
+from ${d.django?.settings} import *  # noqa: F401,F403
 
 env = os.environ.get
 

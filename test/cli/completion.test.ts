@@ -28,9 +28,9 @@ beforeAll(() => {
 
 const lines = (s: string) => s.split('\n').map((l) => l.split('\t')[0] as string).filter(Boolean).sort();
 
-function bash(words: string[]): string[] {
+function bash(words: string[], cwd = repo): string[] {
   const script = `source <(ops completion bash)\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')})\nCOMP_CWORD=${words.length - 1}\n_ops_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"\n`;
-  return lines(execFileSync('bash', ['--norc', '-c', script], { cwd: repo, env }).toString());
+  return lines(execFileSync('bash', ['--norc', '-c', script], { cwd, env }).toString());
 }
 
 function zsh(words: string[]): string[] {
@@ -84,6 +84,15 @@ describe('completion values', () => {
     const again = await ops(['__complete', '--', 'deploy', 'staging', '--host', ''], { cwd: repo });
     expect(again.stdout.split('\n')).toContain('stg-new-1');
     writeFileSync(broken, before);
+  });
+
+  it("offers only words that can be values: a pillar's odd keys are left out", async () => {
+    const odd = tempRepo();
+    writeFileSync(join(odd, 'pillar/staging.yml'), 'servers:\n  "web\\n--evil": {address: 192.0.2.1}\n  "*": {address: 192.0.2.2}\n  "": {address: 192.0.2.3}\n  good-1: {address: 192.0.2.4}\n');
+    const r = await ops(['__complete', '--', 'deploy', 'staging', '--host', ''], { cwd: odd });
+    expect(r.stdout).toBe('good-1\n');
+    // and in bash, nothing is globbed: the candidates are taken line by line as they are
+    expect(bash(['ops', 'deploy', 'staging', '--host', ''].map((w) => w), odd)).toEqual(['good-1']);
   });
 
   it('nothing after --, which is the remote command line', async () => {

@@ -2,7 +2,7 @@
  * `ops init` on this machine: what it finds in an app's repo, what it writes, and what it refuses.
  * (test/hosts/init.test.ts deploys a stock Django project it set up to lab hosts.)
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -58,11 +58,12 @@ describe('ops init', () => {
   it('refuses what cannot be a name or a command, before writing anything', async () => {
     const dir = appDir({ 'server.js': '' });
     const cases: [string[], RegExp][] = [
-      [['--name', 'Shop; id', '--start-command', 'x'], /--name Shop; id: a project name starts with a lower-case letter/],
-      [['--name', 'root', '--start-command', 'x'], /--name root: .*not a system account/],
+      [['--name', 'Shop; id', '--start-command', 'x'], /--name 'Shop; id': a project name starts with a lower-case letter/],
+      [['--name', 'a\nb', '--start-command', 'x'], /^error: --name 'a\\nb': a project name/],
+      [['--name', 'root', '--start-command', 'x'], /--name 'root': .*not a system account/],
       [['--start-command', 'a\nb'], /--start-command takes one non-empty line/],
       [['--start-command', ''], /--start-command takes one non-empty line/],
-      [['--user', 'www-data', '--start-command', 'x'], /--user www-data: a Unix user name that is not a system account/],
+      [['--user', 'www-data', '--start-command', 'x'], /--user 'www-data': a Unix user name that is not a system account/],
     ];
     for (const [flags, message] of cases) {
       const r = await ops(['init', dir, ...flags], { env: noKeys });
@@ -72,6 +73,44 @@ describe('ops init', () => {
     expect(existsSync(join(dir, 'pillar'))).toBe(false);
     const missing = await ops(['init', join(dir, 'nope')]);
     expect(missing.code).toBe(2);
+  });
+
+  it('writes inside DIR only: a linked folder or a dangling link is refused before anything is written', async () => {
+    const outside = tempDir();
+    const linked = appDir({ 'server.js': '' });
+    symlinkSync(outside, join(linked, 'pillar'));
+    const r = await ops(['init', linked, '--start-command', 'x'], { env: noKeys });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: pillar in .* is a symbolic link: ops init writes only inside the app's folder/);
+    expect(readdirSync(outside)).toEqual([]);
+    const dangling = appDir({ 'server.js': '' });
+    mkdirSync(join(dangling, 'pillar'));
+    symlinkSync('/nonexistent/lab.yml', join(dangling, 'pillar/lab.yml'));
+    const d = await ops(['init', dangling, '--start-command', 'x'], { env: noKeys });
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/^error: pillar\/lab\.yml already exists/);
+    expect(readdirSync(join(dangling, 'pillar'))).toEqual(['lab.yml']);
+  });
+
+  it('values YAML would read otherwise, a one-part settings module, a Procfile a deploy would refuse', async () => {
+    const dashes = appDir({ 'server.js': '' });
+    const r = await ops(['init', dashes, '--start-command', '--- x'], { env: noKeys });
+    expect(r.code, r.stderr).toBe(0);
+    expect(parse(readFileSync(join(dashes, 'pillar/project.yml'), 'utf8')).app.start_command).toBe('--- x');
+    const flat = appDir({ 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')\n", 'settings.py': 'SECRET_KEY = "x"\n' });
+    const f = await ops(['init', flat, '--name', 'flat'], { env: noKeys });
+    expect(f.code, f.stderr).toBe(0);
+    expect(parse(readFileSync(join(flat, 'pillar/project.yml'), 'utf8')).env.DJANGO_SETTINGS_MODULE).toBe('settings_ops');
+    expect(readFileSync(join(flat, 'settings_ops.py'), 'utf8')).toMatch(/^from settings import \*/m);
+    const missing = appDir({ 'manage.py': "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'a.b.settings')\n" });
+    const m = await ops(['init', missing], { env: noKeys });
+    expect(m.code).toBe(2);
+    expect(m.stderr).toMatch(/manage\.py names the settings module a\.b\.settings, but neither a\/b\/settings\.py nor a\/b\/settings\/__init__\.py is a file here/);
+    expect(existsSync(join(missing, 'pillar'))).toBe(false);
+    const badProcfile = appDir({ Procfile: 'web: gunicorn app\nweb: again\n' });
+    const b = await ops(['init', badProcfile], { env: noKeys });
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/^error: Procfile line 2: web is in the Procfile twice/);
   });
 
   it('one file already there: nothing is written, and the error names it', async () => {

@@ -1,9 +1,10 @@
 /** `ops init [DIR]`: an ops repo for an existing app, written beside its code. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { UsageError } from '../../errors.js';
-import { BRANCH_RE, GIT_URL_RE, ONE_LINE_RE, RESERVED_ACCOUNTS, SSH_PUBLIC_KEY_RE, UNIX_NAME_RE } from '../../pillar/forms.js';
+import { errorMessage, OperationError, UsageError } from '../../errors.js';
+import { BRANCH_RE, GIT_URL_RE, ONE_LINE_RE, printable, RESERVED_ACCOUNTS, SSH_PUBLIC_KEY_RE, UNIX_NAME_RE } from '../../pillar/forms.js';
 import { loadPillar } from '../../pillar/load.js';
 import { repoAt } from '../../repo.js';
 import { localUser } from '../../core/targets.js';
@@ -24,30 +25,59 @@ function ownPublicKey(): { key: string; from: string } | undefined {
   return undefined;
 }
 
-/** origin's URL and the checked-out branch, read from .git (no git needed). */
-function gitFacts(dir: string): { url?: string; branch?: string } {
-  const facts: { url?: string; branch?: string } = {};
-  try {
-    const head = readFileSync(join(dir, '.git', 'HEAD'), 'utf8');
-    const branch = /^ref: refs\/heads\/(.+)$/m.exec(head)?.[1]?.trim();
-    if (branch && BRANCH_RE.test(branch)) facts.branch = branch;
-    const config = readFileSync(join(dir, '.git', 'config'), 'utf8');
-    const origin = /\[remote "origin"\][^[]*?^\s*url\s*=\s*(.+)$/m.exec(config)?.[1]?.trim();
-    if (origin && GIT_URL_RE.test(origin)) facts.url = origin;
-  } catch {
-    // not a git checkout (yet): the url stays a comment
-  }
+/** origin's URL and the checked-out branch, as git reads them (its config syntax, its comments). */
+function gitFacts(dir: string): { url?: string; branch?: string; notes: string[] } {
+  const facts: { url?: string; branch?: string; notes: string[] } = { notes: [] };
+  if (!existsSync(join(dir, '.git'))) return facts;
+  const git = (args: string[]) => {
+    try {
+      // reading config and HEAD runs no hook; a stuck repository gives up after 5 s
+      return execFileSync('git', ['-C', dir, ...args], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+    } catch {
+      return '';
+    }
+  };
+  const branch = git(['symbolic-ref', '--quiet', '--short', 'HEAD']);
+  if (branch && BRANCH_RE.test(branch)) facts.branch = branch;
+  else if (branch) facts.notes.push(`the checked-out branch '${printable(branch)}' is not one ops deploys by name: repo.branch is main`);
+  const url = git(['config', '--get', 'remote.origin.url']);
+  if (url && GIT_URL_RE.test(url)) facts.url = url;
+  else if (url) facts.notes.push(`origin's URL '${printable(url)}' is not one the servers can fetch as it is: repo.url is left as a comment`);
   return facts;
+}
+
+/**
+ * Refuses before anything is written: a path to write that exists (a dangling link too), or a
+ * folder on its way that is a link (init writes inside DIR only) or not a folder.
+ */
+function checkWritable(dir: string, files: string[]): void {
+  const taken: string[] = [];
+  for (const f of files) {
+    const parts = f.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      let st;
+      try {
+        st = lstatSync(join(dir, rel));
+      } catch {
+        break; // not there: nothing below it is either
+      }
+      if (i === parts.length) taken.push(f);
+      else if (st.isSymbolicLink()) throw new UsageError(`${rel} in ${dir} is a symbolic link: ops init writes only inside the app's folder`, 'make it a real folder, or move it away');
+      else if (!st.isDirectory()) throw new UsageError(`${rel} in ${dir} is not a folder, and ops init would write ${f} in it`);
+    }
+  }
+  if (taken.length > 0) throw new UsageError(`${taken.join(', ')} already exist${taken.length === 1 ? 's' : ''} in ${dir}: ops init never overwrites a file`, 'move it away, or edit the pillar by hand');
 }
 
 export const init: Handler = async (ctx, args, opts) => {
   const dir = resolve(args[0] ?? '.');
-  if (!existsSync(dir)) throw new UsageError(`${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
   const d = detectApp(dir);
   const name = opts.name !== undefined ? String(opts.name) : projectName(d.suggestedName);
   if (!name || !/^[a-z][a-z0-9_]{0,30}$/.test(name) || RESERVED_ACCOUNTS.includes(name)) {
     throw new UsageError(
-      opts.name !== undefined ? `--name ${String(opts.name)}: a project name starts with a lower-case letter and uses only a-z, 0-9 and _ (at most 31), and is not a system account` : `cannot make a project name from '${d.suggestedName}'`,
+      opts.name !== undefined ? `--name '${printable(String(opts.name))}': a project name starts with a lower-case letter and uses only a-z, 0-9 and _ (at most 31), and is not a system account` : `cannot make a project name from '${printable(d.suggestedName)}'`,
       'pass --name NAME',
     );
   }
@@ -63,7 +93,7 @@ export const init: Handler = async (ctx, args, opts) => {
   const user = opts.user !== undefined ? String(opts.user) : localUser();
   const key = ownPublicKey();
   const adminOk = UNIX_NAME_RE.test(user) && !RESERVED_ACCOUNTS.includes(user);
-  if (opts.user !== undefined && !adminOk) throw new UsageError(`--user ${user}: a Unix user name that is not a system account (root, www-data, …)`);
+  if (opts.user !== undefined && !adminOk) throw new UsageError(`--user '${printable(user)}': a Unix user name that is not a system account (root, www-data, …)`);
   const answers: InitAnswers = { project: name, startCommand, repoUrl: git.url, branch: git.branch ?? 'main', admin: key && adminOk ? { user, ...key } : undefined };
 
   const settingsModule = opsSettingsModule(d);
@@ -75,8 +105,7 @@ export const init: Handler = async (ctx, args, opts) => {
     ['.ops/.gitignore', '# ops keeps local state here (lab inventory and keys, pins, kept dumps): never committed\n*\n'],
   ];
   if (settingsModule) files.push([`${settingsModule.split('.').join('/')}.py`, settingsOpsPy(d)]);
-  const taken = files.map(([f]) => f).filter((f) => existsSync(join(dir, f)));
-  if (taken.length > 0) throw new UsageError(`${taken.join(', ')} already exist${taken.length === 1 ? 's' : ''} in ${dir}: ops init never overwrites a file`, 'move it away, or edit the pillar by hand');
+  checkWritable(dir, files.map(([f]) => f));
 
   // What is written must load: the pillar files are tried in a scratch repo first.
   const scratch = mkdtempSync(join(tmpdir(), 'ops-init-'));
@@ -86,14 +115,25 @@ export const init: Handler = async (ctx, args, opts) => {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  for (const [f, text] of files) writeAt(dir, f, text);
+  // all or nothing: a write that fails takes back the files written before it
+  const written: string[] = [];
+  try {
+    for (const [f, text] of files) {
+      writeAt(dir, f, text);
+      written.push(f);
+    }
+  } catch (e) {
+    for (const f of written) rmSync(join(dir, f), { force: true });
+    throw new OperationError(`cannot write in ${dir}: ${errorMessage(e)}`, 'nothing was left half-written');
+  }
+  for (const n of git.notes) ctx.out.info(`  note: ${n}`);
 
   const shown = relative(process.cwd(), dir) || '.';
   const what = d.django
     ? `a Django project: settings ${d.django.settings}, WSGI ${d.django.wsgi}${d.requirements ? `, ${d.requirements}` : ''}${d.django.celery ? `, Celery app ${d.django.celery}` : ''}${d.procfile ? `, Procfile (${d.procfile.join(', ')})` : ''}`
     : d.procfile
       ? `a Procfile (${d.procfile.join(', ')})`
-      : `an app started by: ${startCommand}`;
+      : `an app started by: ${printable(startCommand ?? '')}`;
   ctx.out.info(`found ${what}`);
   for (const [f] of files) ctx.out.info(`  wrote ${join(shown, f)}`);
   if (settingsModule) ctx.out.info(`  ${d.django?.settingsFile} does not read the environment: ${settingsModule} takes it from ops's environment file (commit it with the app)`);

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { OpsError, UsageError } from '../errors.js';
-import { printable } from '../pillar/forms.js';
+import { PROJECT_NAME_RE } from '../pillar/forms.js';
 import { parseProcfile } from '../release/processes.js';
 
 export interface DjangoApp {
@@ -95,5 +95,5 @@ export function projectName(from: string): string | undefined {
     .replace(/^[^a-z]+/, '')
     .slice(0, 31)
     .replace(/_+$/, '');
-  return /^[a-z][a-z0-9_]{0,30}$/.test(name) ? name : undefined;
+  return PROJECT_NAME_RE.test(name) ? name : undefined;
 }

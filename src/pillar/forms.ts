@@ -22,6 +22,8 @@ export function checkEnvironmentName(env: string, what = 'environment name'): vo
 }
 
 /** Server names in the inventory (also what ops takes from a host's `hostname -s`). */
+/** A project's (and other short) names: the app user, /var/www/<project>/, database names. */
+export const PROJECT_NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
 export const SERVER_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 /** Unix user and group names. */

@@ -24,6 +24,7 @@ import {
   PYTHON_REF_RE,
   RELATIVE_PATH_RE,
   RESERVED_ACCOUNTS,
+  PROJECT_NAME_RE,
   SERVER_NAME_RE,
   SSH_PUBLIC_KEY_RE,
   TIMESPAN_RE,
@@ -42,7 +43,7 @@ const orEncrypted = <T extends z.ZodType>(t: T) => z.union([t, encrypted]);
 const name = (what: string) =>
   z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,30}$/, `${what} must start with a lower-case letter and use only a-z, 0-9 and _ (at most 31)`);
+    .regex(PROJECT_NAME_RE, `${what} must start with a lower-case letter and use only a-z, 0-9 and _ (at most 31)`);
 const port = z.number().int().min(1).max(65535);
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const host = z.string().refine(isHostOrAddress, `must be ${HOST_RULE}`);

@@ -4,7 +4,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { errorMessage, OperationError, UsageError } from '../../errors.js';
-import { BRANCH_RE, GIT_URL_RE, ONE_LINE_RE, printable, RESERVED_ACCOUNTS, SSH_PUBLIC_KEY_RE, UNIX_NAME_RE } from '../../pillar/forms.js';
+import { BRANCH_RE, GIT_URL_RE, ONE_LINE_RE, printable, PROJECT_NAME_RE, RESERVED_ACCOUNTS, SSH_PUBLIC_KEY_RE, UNIX_NAME_RE } from '../../pillar/forms.js';
 import { loadPillar } from '../../pillar/load.js';
 import { repoAt } from '../../repo.js';
 import { localUser } from '../../core/targets.js';
@@ -75,7 +75,7 @@ export const init: Handler = async (ctx, args, opts) => {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${dir} is not a folder`);
   const d = detectApp(dir);
   const name = opts.name !== undefined ? String(opts.name) : projectName(d.suggestedName);
-  if (!name || !/^[a-z][a-z0-9_]{0,30}$/.test(name) || RESERVED_ACCOUNTS.includes(name)) {
+  if (!name || !PROJECT_NAME_RE.test(name) || RESERVED_ACCOUNTS.includes(name)) {
     throw new UsageError(
       opts.name !== undefined ? `--name '${printable(String(opts.name))}': a project name starts with a lower-case letter and uses only a-z, 0-9 and _ (at most 31), and is not a system account` : `cannot make a project name from '${printable(d.suggestedName)}'`,
       'pass --name NAME',

@@ -14,7 +14,9 @@ export function registerCompletionCommands(program: Command): void {
       .action(
         action(async (ctx, args) => {
           const { completionScript } = await import('./complete.js');
-          ctx.out.result(completionScript(String(args[0])).trimEnd());
+          const script = completionScript(String(args[0])).trimEnd();
+          if (ctx.opts.json) ctx.out.event('completion', { shell: String(args[0]) as 'bash' | 'zsh' | 'fish', script });
+          else ctx.out.result(script, null);
         }),
       ),
     [

@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import type { LabPowerAction } from '../lab/index.js';
+import type { LabHostInfo } from '../lab/types.js';
+import type { EventData } from '../ui/events.js';
 import { action, examples, intOption } from './command.js';
 
 export function registerLabCommands(program: Command): void {
@@ -29,14 +31,14 @@ export function registerLabCommands(program: Command): void {
           if (typeof opts.from === 'string') {
             if (opts.hosts !== undefined || opts.distro !== undefined) throw new UsageError('--hosts and --distro do not go with --from: a snapshot boots the hosts it holds');
             const list = await labUpFrom(ctx.repo, { snapshot: opts.from, env: ctx.opts.env, log });
-            for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}`);
+            for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}`, 'lab_host', labHost(h));
             ctx.out.info(`lab from snapshot '${opts.from}': ${list.length} host(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
             return;
           }
           const env = ctx.opts.env ?? 'lab';
           const hosts = intOption(opts.hosts, '--hosts', 1, 60) ?? 3;
           const list = await labUp(ctx.repo, { env, hosts, distro: typeof opts.distro === 'string' ? opts.distro : undefined, log });
-          for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}\t${h.release}`);
+          for (const h of list) ctx.out.result(`${h.name}\t${h.address}\t${h.state}\t${h.release}`, 'lab_host', labHost(h));
           ctx.out.info(`lab '${env}': ${list.length} host(s) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         }),
       ),
@@ -59,7 +61,7 @@ export function registerLabCommands(program: Command): void {
         .action(
           action(async (ctx, args) => {
             const { labPower } = await import('../lab/index.js');
-            for (const h of await labPower(ctx.repo, name, args, (l) => ctx.out.info(l))) ctx.out.result(`${h.name}\t${h.address}\t${h.state}\t${h.release}`);
+            for (const h of await labPower(ctx.repo, name, args, (l) => ctx.out.info(l))) ctx.out.result(`${h.name}\t${h.address}\t${h.state}\t${h.release}`, 'lab_host', labHost(h));
           }),
         ),
       [`ops lab ${name} lab-2`],
@@ -78,16 +80,19 @@ export function registerLabCommands(program: Command): void {
             return;
           }
           const { loadPillar } = await import('../pillar/load.js');
-          const roles = new Map<string, string>();
+          const roles = new Map<string, string[]>();
           for (const env of new Set(hosts.map((h) => h.env))) {
             try {
-              for (const [name, s] of Object.entries(loadPillar(ctx.repo, env).data.servers)) roles.set(`${env}/${name}`, s.roles.join(',') || '-');
+              for (const [name, s] of Object.entries(loadPillar(ctx.repo, env).data.servers)) roles.set(`${env}/${name}`, [...s.roles]);
             } catch {
               // an environment whose pillar does not load shows no roles
             }
           }
-          ctx.out.result(['ENV', 'NAME', 'ADDRESS', 'STATE', 'ROLES', 'RELEASE'].join('\t'));
-          for (const h of hosts) ctx.out.result([h.env, h.name, h.address, h.state, roles.get(`${h.env}/${h.name}`) ?? '-', h.release || '-'].join('\t'));
+          ctx.out.result(['ENV', 'NAME', 'ADDRESS', 'STATE', 'ROLES', 'RELEASE'].join('\t'), null);
+          for (const h of hosts) {
+            const r = roles.get(`${h.env}/${h.name}`);
+            ctx.out.result([h.env, h.name, h.address, h.state, r?.join(',') || '-', h.release || '-'].join('\t'), 'lab_host', { ...labHost(h), roles: r ?? [] });
+          }
         }),
       ),
     ['ops lab status'],
@@ -117,7 +122,8 @@ export function registerLabCommands(program: Command): void {
         action(async (ctx) => {
           const { labDown, labPreflight } = await import('../lab/index.js');
           labPreflight();
-          await labDown(ctx.repo, { env: ctx.opts.env, log: (l) => ctx.out.info(l) });
+          const gone = await labDown(ctx.repo, { env: ctx.opts.env, log: (l) => ctx.out.info(l) });
+          ctx.out.event('lab_removed', gone);
         }),
       ),
     ['ops lab down', 'ops lab down --env staging'],
@@ -144,8 +150,7 @@ function registerSnapshotCommands(lab: Command): void {
         action(async (ctx, args) => {
           const { saveSnapshot } = await import('../lab/snapshot.js');
           const m = await saveSnapshot(ctx.repo, { name: String(args[0]), env: ctx.opts.env, log: (l) => ctx.out.info(l) });
-          ctx.out.event('snapshot_saved', { name: m.name, envs: m.envs, hosts: m.hosts.map((h) => h.name) });
-          ctx.out.result(`${m.name}\t${m.envs.join(',')}\t${m.hosts.map((h) => h.name).join(',')}`);
+          ctx.out.result(`${m.name}\t${m.envs.join(',')}\t${m.hosts.map((h) => h.name).join(',')}`, 'snapshot_saved', { name: m.name, envs: m.envs, hosts: m.hosts.map((h) => h.name) });
         }),
       ),
     ['ops deploy lab && ops lab snapshot save demo-converged', 'ops lab snapshot save prod-and-staging   # every env of the lab', 'ops lab snapshot save staging-db --env staging'],
@@ -178,11 +183,11 @@ function registerSnapshotCommands(lab: Command): void {
             ctx.out.info('no lab snapshots (make one with `ops lab snapshot save NAME`)');
             return;
           }
-          ctx.out.result(['NAME', 'ENVS', 'HOSTS', 'CREATED (UTC)', 'SIZE', 'STATE'].join('\t'));
+          ctx.out.result(['NAME', 'ENVS', 'HOSTS', 'CREATED (UTC)', 'SIZE', 'STATE'].join('\t'), null); // --json: the events above
           for (const s of list) {
             const size = s.sizeKiB === undefined ? '-' : `${(s.sizeKiB / 1024).toFixed(0)} MiB`;
             const state = s.problem ? `unusable: ${s.problem}` : s.inUse.length > 0 ? `ok, in use by ${s.inUse.length} host(s)` : 'ok';
-            ctx.out.result([s.name, s.manifest?.envs.join(',') ?? '-', s.manifest?.hosts.map((h) => h.name).join(',') ?? '-', s.manifest?.created.replace('T', ' ').slice(0, 19) ?? '-', size, state].join('\t'));
+            ctx.out.result([s.name, s.manifest?.envs.join(',') ?? '-', s.manifest?.hosts.map((h) => h.name).join(',') ?? '-', s.manifest?.created.replace('T', ' ').slice(0, 19) ?? '-', size, state].join('\t'), null);
           }
         }),
       ),
@@ -197,8 +202,14 @@ function registerSnapshotCommands(lab: Command): void {
         action(async (ctx, args) => {
           const { removeSnapshot } = await import('../lab/snapshot.js');
           await removeSnapshot({ name: String(args[0]), log: (l) => ctx.out.info(l) });
+          ctx.out.event('snapshot_removed', { name: String(args[0]) });
         }),
       ),
     ['ops lab snapshot rm demo-converged'],
   );
+}
+
+/** A lab host as its `lab_host` event gives it. */
+function labHost(h: LabHostInfo): EventData<'lab_host'> {
+  return { env: h.env, name: h.name, address: h.address, state: h.state, release: h.release || null };
 }

@@ -27,7 +27,7 @@ export function registerPillarCommands(program: Command): void {
           const p = loadPillar(ctx.repo, env);
           const data = opts.raw ? p.raw : { environment: env, ...p.data };
           if (ctx.opts.json) ctx.out.event('pillar', { env, pillar: maskEncrypted(data) });
-          else ctx.out.result(stringify(maskEncrypted(data), { lineWidth: 0 }));
+          else ctx.out.result(stringify(maskEncrypted(data), { lineWidth: 0 }), null);
         }),
       ),
     ['ops pillar show staging', 'ops pillar show --raw -e production'],
@@ -58,7 +58,9 @@ export function registerPillarCommands(program: Command): void {
       .action(
         action(async (ctx) => {
           const { pillarJsonSchema } = await import('../pillar/schema.js');
-          ctx.out.result(JSON.stringify(pillarJsonSchema(), null, 2));
+          const schema = pillarJsonSchema();
+          if (ctx.opts.json) ctx.out.event('pillar_schema', { schema });
+          else ctx.out.result(JSON.stringify(schema, null, 2), null);
         }),
       ),
     ['ops pillar schema > pillar.schema.json', '# VS Code (YAML extension): "yaml.schemas": {"./pillar.schema.json": "pillar/*.yml"}'],

@@ -4,6 +4,7 @@
  * minion's states from its roles and converges the minions over SSH in waves (data services,
  * then the app, then balancers). Reports as NDJSON events on stdout.
  */
+import { stateEvent } from '../states/types.js';
 import { join } from 'node:path';
 import { errorMessage, OpsError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
@@ -56,7 +57,7 @@ export interface ConvergeRequest {
 export async function convergeFromSnapshot(out: Output, req: ConvergeRequest): Promise<number> {
   if (!req.operatorChannel) return withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req, undefined));
   try {
-    const { archive, channel } = await readFramed(process.stdin, (type, data) => out.event(type, data));
+    const { archive, channel } = await readFramed(process.stdin, (type, data) => out.relay({ type, time: new Date().toISOString(), ...data }));
     return await withSnapshot(req.env, (dir, loaded) => convergeRepo(out, dir, loaded, req, channel), archive);
   } finally {
     process.stdin.destroy();
@@ -166,7 +167,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
             dryRun: req.dryRun,
             onResult: (r) => {
               if (r.id === envFileState && r.status === 'changed') envChanged.add(host.name);
-              out.event('state', { host: host.name, ...r });
+              out.event('state', stateEvent(host.name, r));
             },
           });
           totals.ok += report.ok;
@@ -182,7 +183,7 @@ async function convergeLocked(out: Output, dir: string, loaded: LoadedPillar, re
     }
     const converged = totals.failed === 0 && totals.unreachable === 0;
     if (pillar.tls.acme && !signal.aborted && (!req.only || chosen.some((h) => hasRole(h, 'balancer')))) {
-      if (!converged) out.event('tls', { status: 'skipped', domain: pillar.domain, reason: 'the converge failed on some host' });
+      if (!converged) out.event('tls', { status: 'skipped', domain: pillar.domain ?? null, reason: 'the converge failed on some host' });
       else if (!(await certificateStep(out, req, pillar, hosts, session, repo, totals))) certificateFailed = true;
     }
     if (!req.dryRun && converged && !signal.aborted && (await hookStops('after_converge'))) throw new HookStop();
@@ -240,7 +241,7 @@ async function certificateStep(out: Output, req: ConvergeRequest, pillar: Pillar
     balancers: hosts.filter((h) => hasRole(h, 'balancer')).map((h) => ({ name: h.name, address: h.privateAddress, port: h.port })),
   };
   if (cfg.balancers.length === 0) {
-    out.event('tls', { status: 'warning', domain: cfg.names[0], error: 'tls.acme is set but the environment has no balancer: no certificate is asked for' });
+    out.event('tls', { status: 'warning', domain: cfg.names[0] ?? null, error: 'tls.acme is set but the environment has no balancer: no certificate is asked for' });
     return true;
   }
   try {
@@ -250,7 +251,7 @@ async function certificateStep(out: Output, req: ConvergeRequest, pillar: Pillar
     out.event('tls', { ...r });
     return !r.fatal;
   } catch (e) {
-    out.event('tls', { status: 'failed', domain: cfg.names[0], names: cfg.names, error: errorMessage(e), fatal: true });
+    out.event('tls', { status: 'failed', domain: cfg.names[0] ?? null, names: cfg.names, error: errorMessage(e), fatal: true });
     return false;
   }
 }

@@ -49,12 +49,13 @@ function labKey(repo: Repo): string | undefined {
   }
 }
 
-export async function labDown(repo: Repo, opts: { env?: string; log: LabLog }): Promise<void> {
+/** Removes the lab (or one env of it); says which envs and how many hosts went. */
+export async function labDown(repo: Repo, opts: { env?: string; log: LabLog }): Promise<{ envs: string[]; hosts: number }> {
   labPreflight();
   const { env, log } = opts;
   if (env !== undefined) checkEnvName(env);
   const id = instanceIdFor(repo.root);
-  await withLabLock(log, async () => {
+  return withLabLock(log, async () => {
     const state = readState(repo, id);
     const own: InstanceObjects | undefined = (await survey()).get(id);
 
@@ -72,7 +73,7 @@ export async function labDown(repo: Repo, opts: { env?: string; log: LabLog }): 
       for (const e of envs) forgetEnv(repo, e, (state?.hosts ?? []).filter((h) => h.env === e).map((h) => h.address));
       removeStateFile(repo);
       log('lab removed');
-      return;
+      return { envs: [...envs].sort(), hosts: own?.machines.size ?? 0 };
     }
 
     const recorded = (state?.hosts ?? []).filter((h) => h.env === env);
@@ -95,7 +96,7 @@ export async function labDown(repo: Repo, opts: { env?: string; log: LabLog }): 
       if (left) await clearInstance(left);
       removeStateFile(repo);
       log('lab removed (no env left)');
-      return;
+      return { envs: [env], hosts: machines.size };
     }
     if (state) {
       state.hosts = remaining;
@@ -104,5 +105,6 @@ export async function labDown(repo: Repo, opts: { env?: string; log: LabLog }): 
       if (key) syncHosts(state, key);
     }
     log(`lab env '${env}' removed`);
+    return { envs: [env], hosts: machines.size };
   });
 }

@@ -3,6 +3,7 @@
  * of every balancer's upstream while it switches and is checked on its own app servers, and put
  * back before the next.
  */
+import type { EmitEvent } from '../ui/events.js';
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
 import { upstreamFile, upstreamServers } from '../roles/balancer.js';
@@ -29,7 +30,7 @@ export function webBatches<T>(webs: readonly T[], batch: Pillar['releases']['bat
  * their way finish; new ones go to the other hosts. `restore` is
  * safe to call again; a balancer it cannot reach is reported, never thrown.
  */
-export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; session: SshSession; event: (type: string, data: Record<string, unknown>) => void }) {
+export function upstreamControl(o: { pillar: Pillar; hosts: readonly Host[]; session: SshSession; event: EmitEvent }) {
   const balancers = o.hosts.filter((h) => hasRole(h, 'balancer'));
   const webs = o.hosts.filter((h) => hasRole(h, 'web'));
   const file = upstreamFile(o.pillar.project);

@@ -4,6 +4,7 @@
  * the release directory, with the app's environment). A hook that fails raises a HookError naming
  * the point, the hook and the host; what that means for the deploy is the caller's to decide.
  */
+import type { EmitEvent } from '../ui/events.js';
 import { errorMessage, OperationError } from '../errors.js';
 import type { HookPoint, Pillar } from '../pillar/schema.js';
 import { HOOK_POINTS } from '../pillar/schema.js';
@@ -49,7 +50,7 @@ export interface HookRun {
   dir?: string;
   /** Runs a task hook on the operator's machine; it throws when the task fails. */
   task: (name: string, point: HookPoint) => Promise<void>;
-  event: (type: string, data: Record<string, unknown>) => void;
+  event: EmitEvent;
 }
 
 /** Runs the hooks of `point`, in order; the first that fails stops the rest. */

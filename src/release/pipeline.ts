@@ -6,6 +6,7 @@
  * reload the app gracefully, then check health through the balancer — and switch back when that
  * fails. Unchanged commit and build inputs: no release.
  */
+import type { EmitEvent, EventData } from '../ui/events.js';
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
 import { appPaths, appUnits, appUser, gracefulReload, webUnitPort } from '../roles/app.js';
@@ -41,7 +42,7 @@ export interface ReleaseContext {
   signal: AbortSignal;
   /** Finds out at once whether the operator is still there (aborting `signal` when not). */
   probe?: () => Promise<void>;
-  event: (type: string, data: Record<string, unknown>) => void;
+  event: EmitEvent;
   /** Runs the project's hooks of a point (shell lines in `dir`, default the current release); throws when one fails. */
   hook?: (point: HookPoint, dir?: string) => Promise<void>;
   /** The project's templates (with the built-in ones): Procfile apps' units. */
@@ -57,7 +58,7 @@ export type Planning = Pick<ReleaseContext, 'env' | 'pillar' | 'hosts' | 'appHos
 export interface Switching {
   pillar: Pillar;
   tpl: Templates;
-  event: (type: string, data: Record<string, unknown>) => void;
+  event: EmitEvent;
 }
 
 export interface ReleaseOutcome {
@@ -129,7 +130,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
   if (!pillar.repo.url) return skip(ctx, pillar.lab ? 'no repo.url in the pillar (serve an app with `ops lab serve-repo FOLDER`)' : 'no repo.url in the pillar');
   if (ctx.appHosts.length === 0) return skip(ctx, 'no web or worker host in this deploy');
   const branch = ctx.branch ?? pillar.branch ?? pillar.repo.branch;
-  const step = (name: string, data: Record<string, unknown> = {}) => ctx.event('release_step', { step: name, ...data });
+  const step = (name: EventData<'release_step'>['step'], data: Omit<EventData<'release_step'>, 'step'> = {}) => ctx.event('release_step', { step: name, ...data });
   const check = async () => {
     await ctx.probe?.();
     if (ctx.signal.aborted) throw new Interrupted('interrupted');

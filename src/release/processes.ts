@@ -7,6 +7,7 @@
  * instance N on port `app.port + N - 1`; every other type on worker hosts unless
  * `processes.<type>.role` says otherwise. `release` is not a process: it runs once per release.
  */
+import type { EmitEvent } from '../ui/events.js';
 import { OperationError } from '../errors.js';
 import { PROCESS_TYPE_RE, printable } from '../pillar/forms.js';
 import type { Pillar } from '../pillar/schema.js';
@@ -161,7 +162,7 @@ async function readProcesses(s: HostLink, pillar: Pillar, id: string, sh: Sh) {
  * stopped to the count. Web instances take over: a new set starts, each passes the health check on
  * its own port, then the old set stops; a failing one is stopped and the old set keeps serving.
  */
-export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates, id: string, restart: boolean, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
+export async function applyProcesses(s: HostLink, pillar: Pillar, tpl: Templates, id: string, restart: boolean, sh: Sh, event: EmitEvent): Promise<void> {
   const project = pillar.project;
   const p = appPaths(pillar);
   const have = await readProcesses(s, pillar, id, sh);
@@ -231,7 +232,7 @@ export function webSet(parity: 1 | 2, count: number): number[] {
 }
 
 /** A new set of web instances starts and passes the health check on its ports before the old set stops. */
-async function takeOver(s: HostLink, pillar: Pillar, spec: ProcessSpec, existing: Map<number, boolean>, renew: boolean, sh: Sh, event: (type: string, data: Record<string, unknown>) => void): Promise<void> {
+async function takeOver(s: HostLink, pillar: Pillar, spec: ProcessSpec, existing: Map<number, boolean>, renew: boolean, sh: Sh, event: EmitEvent): Promise<void> {
   const project = pillar.project;
   const unit = (n: number) => quote(processInstance(project, 'web', n));
   const running = [...existing].filter(([, active]) => active).map(([n]) => n).sort((a, b) => a - b);

@@ -4,6 +4,7 @@
  * With `--check` it only reports what it would do (target, current, migrations that later
  * releases applied) so the operator can be asked first.
  */
+import type { EmitEvent } from '../ui/events.js';
 import { join } from 'node:path';
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
@@ -76,7 +77,7 @@ async function rollback(out: Output, dir: string, loaded: LoadedPillar, req: Rol
       return 0;
     }
     out.event('rollback_step', { step: 'switch', from: current ?? null, to: target });
-    const sw = { pillar, tpl: templates(join(dir, 'templates')), event: (type: string, data: Record<string, unknown>) => out.event(type, data) };
+    const sw = { pillar, tpl: templates(join(dir, 'templates')), event: ((type, data) => out.event(type, data)) satisfies EmitEvent };
     await mapLimit(states, 32, (s) => switchTo(s, target as string, sw));
     const health = await healthCheck({ pillar, hosts, event: (type, data) => out.event(type, data) }, states.filter((s) => hasRole(s.host, 'web')));
     history.rollbacks.push({ from: current, to: target, by: req.by, at: new Date().toISOString() });

@@ -70,6 +70,11 @@ export interface Handler {
 /** `would-run`: a handler a dry run's changes would set off (not a state: not counted). */
 export type StateStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'would-change' | 'would-run' | 'unknown';
 
+/** A state's result as its `state` event gives it (field names as every event has them). */
+export function stateEvent(host: string, r: StateResult) {
+  return { host, id: r.id, status: r.status, summary: r.summary, duration_ms: Math.round(r.durationMs), diff: r.diff, command: r.command, exit_code: r.exitCode, stderr: r.stderr };
+}
+
 export interface StateResult {
   id: string;
   status: StateStatus;

@@ -3,6 +3,7 @@
  * chosen from the inventory, one SSH session (pinned host keys), ops's quoting, the management
  * command line, the prompt rules, and output that is host-prefixed, redacted and NDJSON with --json.
  */
+import type { EmitEvent } from '../ui/events.js';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
@@ -23,7 +24,7 @@ export interface TaskIO {
   info(message: string): void;
   warn(message: string): void;
   result(message: string): void;
-  event(type: string, data: Record<string, unknown>): void;
+  event: EmitEvent;
   /** Bytes a host's command printed. */
   output(host: string, stream: 'stdout' | 'stderr', chunk: Buffer): void;
   /** End of a command's output on a host (a last line without a newline is printed). */
@@ -226,7 +227,7 @@ class Host implements TaskHost {
   }
 }
 
-export function taskContext(rt: TaskRuntime): TaskContext {
+export function taskContext(rt: TaskRuntime, task: string): TaskContext {
   const all = rt.hosts.map((h) => new Host(rt, h));
   return {
     env: rt.env,
@@ -271,6 +272,7 @@ export function taskContext(rt: TaskRuntime): TaskContext {
     info: (m) => rt.io.info(m),
     warn: (m) => rt.io.warn(m),
     result: (m) => rt.io.result(m),
-    event: (type, data = {}) => rt.io.event(type, data),
+    // a task's own events are kept apart from ops's: one type, the task's name for it a field
+    event: (name, data = {}) => rt.io.event('task_event', { task, name, data }),
   };
 }

@@ -19,7 +19,7 @@ export function terminalIO(out: Output, hosts: readonly string[]): TaskIO {
   return {
     info: (m) => (out.json ? out.event('log', { level: 'info', message: m }) : out.info(m)),
     warn: (m) => (out.json ? out.event('log', { level: 'warning', message: m }) : out.warn(m)),
-    result: (m) => (out.json ? out.event('result', { message: m }) : out.result(m)),
+    result: (m) => (out.json ? out.event('result', { message: m }) : out.result(m, null)),
     event: (type, data) => out.event(type, data),
     output: (host, stream, chunk) => sink(host, stream)(chunk),
     flush: (host) => printer.flush(host),

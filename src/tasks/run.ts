@@ -67,7 +67,7 @@ export async function runDefinition(def: TaskDefinition, rt: TaskRuntime): Promi
   const started = Date.now();
   let code: unknown;
   try {
-    code = await def.run(taskContext(rt));
+    code = await def.run(taskContext(rt, def.name));
   } catch (e) {
     // ops's own errors keep their exit code (2 for usage); anything else the task threw is one line, exit 1.
     if (isOpsError(e)) throw e;

@@ -127,6 +127,9 @@ export interface TaskContext {
   warn(message: string): void;
   /** The task's result text (stdout; stderr with --json). */
   result(message: string): void;
-  /** An NDJSON event (with --json) of the task's own. */
-  event(type: string, data?: Record<string, unknown>): void;
+  /**
+   * An event of the task's own: with --json, `{"type":"task_event","task","name","data"}`
+   * (never one of ops's own types).
+   */
+  event(name: string, data?: Record<string, unknown>): void;
 }

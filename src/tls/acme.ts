@@ -7,6 +7,7 @@
  * balancers are converged; the master's timer runs it again (`ops __acme-renew`) from the copy of
  * the settings each deploy leaves (config.json), so renewal needs no operator.
  */
+import type { EmitEvent } from '../ui/events.js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -20,7 +21,7 @@ import { text } from '../roles/context.js';
 import type { Connection } from '../ssh/connection.js';
 import type { SshSession } from '../ssh/session.js';
 import { convergeHost } from '../states/executor.js';
-import type { State, StateResult } from '../states/types.js';
+import { stateEvent, type State, type StateResult } from '../states/types.js';
 import { acmeStateDir, CHALLENGE_DIR, servedCertificate } from './paths.js';
 
 const DAY = 86_400_000;
@@ -63,7 +64,7 @@ export interface EnsureOptions {
   /** renew even when not due */
   force?: boolean;
   dryRun?: boolean;
-  event: (type: string, data: Record<string, unknown>) => void;
+  event: EmitEvent;
 }
 
 const files = (env: string) => {
@@ -207,7 +208,7 @@ async function connectAll(cfg: AcmeConfig, session: SshSession): Promise<{ conns
 async function onEvery(conns: Map<string, Connection>, states: (name: string) => State[], opts: EnsureOptions, report: boolean): Promise<number> {
   const changed = await Promise.all(
     [...conns].map(async ([name, conn]) => {
-      const r = await convergeHost(conn, states(name), report ? [NGINX_RELOAD] : [], { dryRun: false, onResult: (s: StateResult) => report && opts.event('state', { host: name, ...s }) });
+      const r = await convergeHost(conn, states(name), report ? [NGINX_RELOAD] : [], { dryRun: false, onResult: (s: StateResult) => report && opts.event('state', stateEvent(name, s)) });
       const bad = r.results.find((s) => s.status === 'failed');
       if (bad) throw new OperationError(`${name}: ${bad.id} failed: ${bad.summary}${bad.stderr ? ` — ${bad.stderr.trim().split('\n').pop()}` : ''}`);
       return r.changed;

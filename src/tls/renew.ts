@@ -12,13 +12,14 @@ import { acquireLock } from '../release/lock.js';
 import { loadCredentials } from '../ssh/identities.js';
 import { KnownHosts } from '../ssh/knownhosts.js';
 import { SshSession } from '../ssh/session.js';
+import type { EmitEvent } from '../ui/events.js';
 import type { Output } from '../ui/output.js';
 import { ensureCertificate, keptConfig } from './acme.js';
 import { tlsLine } from './report.js';
 
 export async function renewOnMaster(out: Output, env: string, force: boolean): Promise<number> {
   const { cfg, knownHosts } = keptConfig(env);
-  const say = (type: string, data: Record<string, unknown>) => {
+  const say: EmitEvent = (type, data) => {
     out.event(type, data);
     if (!out.json) {
       const line = tlsLine({ type, ...data });
@@ -39,7 +40,7 @@ export async function renewOnMaster(out: Output, env: string, force: boolean): P
       if (watch.signal.aborted) return 130;
       return r.status === 'failed' ? 1 : 0;
     } catch (e) {
-      say('tls', { status: 'failed', domain: cfg.names[0], names: cfg.names, error: errorMessage(e), fatal: true });
+      say('tls', { status: 'failed', domain: cfg.names[0] ?? null, names: cfg.names, error: errorMessage(e), fatal: true });
       return 1;
     } finally {
       await session?.closeAll();

@@ -2,33 +2,13 @@
  * Renders the converge event stream for people: changed and failed states as they happen (with
  * the failing command, exit code and stderr; with diffs in a dry run), then a summary per host.
  */
+import type { EventData } from './events.js';
 import type { Output } from './output.js';
 import { redactor } from './redact.js';
 import { tlsLine } from '../tls/report.js';
 
-interface StateEvent {
-  host: string;
-  id: string;
-  status: string;
-  summary: string;
-  durationMs: number;
-  diff?: string;
-  command?: string;
-  exitCode?: number | null;
-  stderr?: string;
-}
-
-interface HostDone {
-  host: string;
-  status: string;
-  ok?: number;
-  changed?: number;
-  failed?: number;
-  unknown?: number;
-  duration_ms: number;
-  error?: string;
-  hint?: string | null;
-}
+type StateEvent = EventData<'state'>;
+type HostDone = EventData<'host_done'>;
 
 export class DeployPrinter {
   private readonly done: HostDone[] = [];
@@ -45,7 +25,7 @@ export class DeployPrinter {
   /** One NDJSON event from the master. */
   handle(e: Record<string, unknown>): void {
     if (this.out.json) {
-      process.stdout.write(`${redactor.redact(JSON.stringify(e))}\n`);
+      this.out.relay(e);
       if (e.type === 'host_done') this.done.push(e as unknown as HostDone);
       if (e.type === 'release') this.release = e;
       return;
@@ -79,14 +59,14 @@ export class DeployPrinter {
     if (e.type === 'host_start') this.line(String(e.host), c.dim(`converging (${(e.roles as string[] | undefined)?.join(', ') || 'no roles'})`));
     else if (e.type === 'state') {
       const s = e as unknown as StateEvent;
-      const time = s.durationMs >= 100 ? c.dim(` ${(s.durationMs / 1000).toFixed(1)} s`) : '';
+      const time = s.duration_ms >= 100 ? c.dim(` ${(s.duration_ms / 1000).toFixed(1)} s`) : '';
       if (s.status === 'changed') this.line(s.host, `${c.yellow('changed')}  ${s.id} — ${s.summary}${time}`);
       else if (s.status === 'would-change') this.line(s.host, `${c.yellow('would change')}  ${s.id} — ${s.summary}`);
       else if (s.status === 'would-run') this.line(s.host, `${c.yellow('would run')}  ${s.id} — ${s.summary}`);
       else if (s.status === 'unknown') this.line(s.host, `${c.magenta('unknown')}  ${s.id} — ${s.summary}`);
       else if (s.status === 'failed' || s.status === 'skipped') {
         this.line(s.host, `${c.red(s.status)}  ${s.id} — ${s.summary}${time}`);
-        if (s.command) this.line(s.host, `    command: ${s.command} (exit ${s.exitCode ?? 'none'})`);
+        if (s.command) this.line(s.host, `    command: ${s.command} (exit ${s.exit_code ?? 'none'})`);
         for (const l of (s.stderr ?? '').split('\n').filter(Boolean).slice(-12)) this.line(s.host, `    ${c.dim(l)}`);
       } else if (this.verbose) this.line(s.host, `${c.green('ok')}  ${s.id} — ${s.summary}`);
       if (s.diff) for (const l of s.diff.replace(/\n$/, '').split('\n')) this.line(s.host, `    ${l.startsWith('+') ? c.green(l) : l.startsWith('-') ? c.red(l) : l}`);
@@ -144,7 +124,7 @@ export class DeployPrinter {
     if (this.out.json) return;
     const c = this.out.c;
     const rows = this.done.map((d) => {
-      const t = `${(d.duration_ms / 1000).toFixed(1)} s`;
+      const t = `${((d.duration_ms ?? 0) / 1000).toFixed(1)} s`;
       if (d.error) return `  ${d.host.padEnd(this.width)}  ${c.red(d.status)}  ${t}`;
       const succeeded = (d.ok ?? 0) + (d.changed ?? 0);
       const changed = dryRun ? `would change ${d.changed ?? 0}` : `changed ${d.changed ?? 0}`;

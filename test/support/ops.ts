@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { asksJson, eventProblems } from './events.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const OPS = join(ROOT, 'dist', 'ops.mjs');
@@ -102,7 +103,11 @@ export function ops(args: string[], opts: RunOptions = {}): Promise<RunResult> {
       clearTimeout(watchdog);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
-      if (hung === undefined) return resolve({ code: code ?? -1, stdout, stderr });
+      if (hung === undefined) {
+        const problems = asksJson(args) ? eventProblems(stdout) : [];
+        if (problems.length > 0) return reject(new Error(`ops ${args.join(' ')}: its --json output breaks the event catalogue (src/ui/events.ts):\n  ${problems.join('\n  ')}`));
+        return resolve({ code: code ?? -1, stdout, stderr });
+      }
       const list = hung.map((p) => `  ${p.line}`).join('\n');
       reject(new Error(`ops ${args.join(' ')}: still running after ${Math.round(limit / 1000)} s, stopped; its processes then:\n${list}\n${report}\n--- stdout:\n${stdout}\n--- stderr:\n${stderr}`));
     };

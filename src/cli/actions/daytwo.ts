@@ -159,7 +159,7 @@ export const status: Handler = async (ctx, args, opts) => {
       if (d.error) out.push(`${host}: ${c.red(`drift unknown: ${d.error}`)}`);
       else if (d.changes.length > 0) out.push(`${host}: a converge would change ${d.changes.join(', ')} (ops deploy ${env} --dry-run shows how)`);
     }
-    ctx.out.result(out.join('\n'));
+    ctx.out.result(out.join('\n'), null); // with --json, the events above
     return bad === 0 ? 0 : 1;
   } finally {
     await session.closeAll();
@@ -181,9 +181,12 @@ export const maintenance: Handler = async (ctx, args, opts) => {
   try {
     const results = await setMaintenance(session, pillar.data.project, balancers, state === 'on', page);
     for (const r of results) {
-      if (ctx.out.json) ctx.out.event('maintenance', { host: r.host, state, ok: r.ok, error: r.error ?? null });
-      else if (r.ok) ctx.out.result(`${r.host}: maintenance ${state}`);
-      else ctx.out.error(`${r.host}: ${r.error}`);
+      const said = { host: r.host, state: state as 'on' | 'off', ok: r.ok, error: r.error ?? null };
+      if (r.ok) ctx.out.result(`${r.host}: maintenance ${state}`, 'maintenance', said);
+      else {
+        ctx.out.error(`${r.host}: ${r.error}`);
+        ctx.out.event('maintenance', said);
+      }
     }
     return results.every((r) => r.ok) ? 0 : 1;
   } finally {

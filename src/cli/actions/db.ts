@@ -250,7 +250,7 @@ async function copyBetween(ctx: Context, from: string, to: string, opts: Record<
       });
       dump?.commit();
       if (dump) ctx.out.info(`dump kept in ${dumpPath}`);
-      ctx.out.result(`copied ${src.env} → ${dst.env}: ${dst.db} on ${dst.host.name} replaced${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`);
+      ctx.out.result(`copied ${src.env} → ${dst.env}: ${dst.db} on ${dst.host.name} replaced${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`, 'db_done', { action: 'copy', from: src.env, env: dst.env, database: dst.db, host: dst.host.name, kept: r.keptAs ?? null });
       try {
         await hooks('after_db_copy');
       } catch (e) {
@@ -296,7 +296,7 @@ export const backup: Handler = async (ctx, args, opts) => {
       const bytes = await relay(await pg.start(pgDumpArgv(src.db, level), 'pg_dump'), sink, { onBytes: (n) => progress.update(n), signal });
       sink.commit();
       ctx.out.event('stream', { what: 'backup', bytes, seconds: progress.seconds });
-      ctx.out.result(`backup written: ${path} (${progress.finish()})`);
+      ctx.out.result(`backup written: ${path} (${progress.finish()})`, 'db_done', { action: 'backup', env, database: src.db, host: src.host.name, file: path });
       return 0;
     } catch (e) {
       progress.finish();
@@ -325,7 +325,7 @@ export const restore: Handler = async (ctx, args, opts) => {
     const info = await sizeOf(pg, dst.db);
     await proceed(ctx, [`restore ${file} (${humanBytes(statSync(path).size)})`, `into    ${dst.db} on ${dst.host.name} (${env}, ${sized(info)})`], dst, named, opts.yes === true);
     const r = await replaceDatabase(ctx.out, { pg, db: dst.db, owner: dst.db, app, env }, { load: relayInto(pg, async () => fileSource(path)), label: `${file} → ${dst.host.name}`, sanitize, signal, beforeSwap: () => dbHooks(ctx, dst.pillar, session, opts)('before_db_swap') });
-    ctx.out.result(`restored ${file} into ${dst.db} on ${dst.host.name}${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`);
+    ctx.out.result(`restored ${file} into ${dst.db} on ${dst.host.name}${r.keptAs ? ` (previous: ${r.keptAs})` : ''}`, 'db_done', { action: 'restore', env, database: dst.db, host: dst.host.name, file, kept: r.keptAs ?? null });
     return 0;
   });
 };
@@ -347,7 +347,7 @@ export const undoCopy: Handler = async (ctx, args, opts) => {
     await proceed(ctx, [`make ${previous} live again as ${dst.db} on ${dst.host.name} (${env})`, keepAs ? `keep the current ${dst.db} as ${keepAs}` : `${dst.db} does not exist`], dst, named, opts.yes === true);
     // Keep all copies here: undoing must not drop the one it might be asked to come back to.
     await swapIn(ctx.out, { pg, db: dst.db, owner: dst.db, app, env }, previous, keepAs, Number.MAX_SAFE_INTEGER);
-    ctx.out.result(`${dst.db} on ${dst.host.name} is ${previous} again${keepAs ? ` (the replaced one: ${keepAs})` : ''}`);
+    ctx.out.result(`${dst.db} on ${dst.host.name} is ${previous} again${keepAs ? ` (the replaced one: ${keepAs})` : ''}`, 'db_done', { action: 'undo-copy', env, database: dst.db, host: dst.host.name, kept: keepAs ?? null });
     return 0;
   });
 };
@@ -380,7 +380,7 @@ export const resetLocalDb: Handler = async (ctx, args, opts) => {
       signal,
       side: mediaDir !== undefined ? localMedia(ctx.out, session, src.pillar, opts.user as string | undefined, mediaDir, stamp()) : undefined,
     });
-    ctx.out.result(`local database ${local} is now a copy of ${src.db} (${env})${r.keptAs ? `; previous: ${r.keptAs}` : ''}`);
+    ctx.out.result(`local database ${local} is now a copy of ${src.db} (${env})${r.keptAs ? `; previous: ${r.keptAs}` : ''}`, 'db_done', { action: 'copy', from: env, env: 'local', database: local, host: null, kept: r.keptAs ?? null });
     return 0;
   });
 };

@@ -139,16 +139,17 @@ export const init: Handler = async (ctx, args, opts) => {
   if (settingsModule) ctx.out.info(`  ${d.django?.settingsFile} does not read the environment: ${settingsModule} takes it from ops's environment file (commit it with the app)`);
   if (!answers.admin) ctx.out.info(`  no admin in pillar/devs.yml: ${key ? `'${user}' cannot be one (a system account): pass --user NAME` : 'no ~/.ssh/id_*.pub found'}`);
   if (!git.url) ctx.out.info('  repo.url is a comment in pillar/project.yml: set it to where the servers fetch the app');
-  ctx.out.result(
-    [
-      '',
-      'next:',
-      `  ops setup-master staging -H MASTER_ADDRESS`,
-      `  ops setup-minion staging web,balancer,db -H SERVER_ADDRESS`,
-      `  ops encrypt staging SECRET_KEY --generate 64 --write && ops encrypt staging DB_PASSWORD --generate 40 --write && ops deploy staging`,
-      '(or try it first on lab hosts on this machine: ops lab up — see README, "The lab")',
-    ].join('\n'),
-  );
+  const next = [
+    `ops setup-master staging -H MASTER_ADDRESS`,
+    `ops setup-minion staging web,balancer,db -H SERVER_ADDRESS`,
+    `ops encrypt staging SECRET_KEY --generate 64 --write && ops encrypt staging DB_PASSWORD --generate 40 --write && ops deploy staging`,
+  ];
+  ctx.out.result(['', 'next:', ...next.map((n) => `  ${n}`), '(or try it first on lab hosts on this machine: ops lab up — see README, "The lab")'].join('\n'), 'init', {
+    dir,
+    kind: d.django ? 'django' : d.procfile ? 'procfile' : 'command',
+    files: files.map(([f]) => f),
+    next,
+  });
 };
 
 function writeAt(root: string, file: string, text: string): void {

@@ -169,7 +169,8 @@ export const setupMaster: Handler = async (ctx, args, opts) => {
     writeFileAtomic(join(dir, `${env}.master.pub`), `${keys.sshPublic}\n`, 0o644);
     const recorded = recordServer(inventoryFile(ctx.repo, pillar), { name, address: target.address, port, roles: ['master'] });
     ctx.out.info(`${name}: environment key ${keys.pgpFingerprint} ${keys.pgpCreated ? 'made on the master (its private half never leaves it)' : 'already there, kept'}`);
-    ctx.out.result(`master of '${env}': ${recorded} (${target.address}); public key ${(existing ?? pubFile).replace(`${ctx.repo.root}/`, '')}`);
+    const publicKey = (existing ?? pubFile).replace(`${ctx.repo.root}/`, '');
+    ctx.out.result(`master of '${env}': ${recorded} (${target.address}); public key ${publicKey}`, 'provisioned', { env, host: recorded, address: target.address, roles: ['master'], master: recorded, public_key: publicKey });
   } finally {
     await session.closeAll();
   }
@@ -226,7 +227,7 @@ export const setupMinion: Handler = async (ctx, args, opts) => {
     const recorded = recordServer(inventoryFile(ctx.repo, pillar), { name, address: target.address, port, roles });
     const all = loadPillar(ctx.repo, env).data.servers[recorded]?.roles ?? roles;
     await writeMinionFile(conn, { environment: env, name: recorded, roles: all, master: pillar.data.servers[master]?.address });
-    ctx.out.result(`minion '${recorded}' (${target.address}) of '${env}': ${all.join(', ')}; the master ${master} may now converge it — run \`ops deploy ${env}\``);
+    ctx.out.result(`minion '${recorded}' (${target.address}) of '${env}': ${all.join(', ')}; the master ${master} may now converge it — run \`ops deploy ${env}\``, 'provisioned', { env, host: recorded, address: target.address, roles: [...all], master });
   } finally {
     await session.closeAll();
   }
@@ -249,7 +250,7 @@ export const addRole: Handler = async (ctx, args, opts) => {
     recordServer(inventoryFile(ctx.repo, pillar), { name, address: server?.address ?? hostArg, port: server?.port ?? 22, roles: [role] });
     const roles = [...(server?.roles ?? []), role];
     await writeMinionFile(conn, { environment: env, name, roles, master: pillar.data.servers[masterOf(pillar)]?.address });
-    ctx.out.result(`${name}: roles ${roles.join(', ')} — run \`ops deploy ${env}\` to converge it`);
+    ctx.out.result(`${name}: roles ${roles.join(', ')} — run \`ops deploy ${env}\` to converge it`, 'provisioned', { env, host: name, address: server?.address ?? hostArg, roles, master: masterOf(pillar) });
     ctx.out.info('note: there is no remove-role; removing a role from the pillar does not undo what it installed');
   } catch (e) {
     throw e instanceof UsageError || e instanceof OperationError ? e : new OperationError(`${name}: ${errorMessage(e)}`);

@@ -159,13 +159,14 @@ export async function recoverMaster(ctx: Context, pillar: LoadedPillar, opts: Re
     await minionSession.closeAll();
   }
 
-  ctx.out.event('recovered', { env, master: recorded, address, fingerprint: keys.pgpFingerprint, values: count, lost: lost.map((l) => l.name), minions_failed: failed });
+  const recovered = { env, master: recorded, address, fingerprint: keys.pgpFingerprint, values: count, lost: lost.map((l) => l.name), minions_failed: failed };
   for (const l of lost) ctx.out.info(`enter ${l.name} again: ops encrypt ${env} ${l.name} --write`);
   if (failed.length === 0) rmSync(replacedFile, { force: true });
   if (failed.length > 0) {
+    ctx.out.event('recovered', recovered);
     ctx.out.error(`${failed.length} minion(s) still answer to the old master: ${failed.join(', ')}; run the same command again once they are reachable`);
     return 1;
   }
-  ctx.out.result(`master of '${env}': ${recorded} (${address}), key ${keys.pgpFingerprint}${lost.length > 0 ? `; ${lost.length} value(s) to enter again` : ''} — deploy with: ops deploy ${env}`);
+  ctx.out.result(`master of '${env}': ${recorded} (${address}), key ${keys.pgpFingerprint}${lost.length > 0 ? `; ${lost.length} value(s) to enter again` : ''} — deploy with: ops deploy ${env}`, 'recovered', recovered);
   return 0;
 }

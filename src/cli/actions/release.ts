@@ -5,7 +5,7 @@ import { masterCommand, runOnMaster } from '../../converge/master-conn.js';
 import { snapshot } from '../../converge/snapshot.js';
 import { UsageError } from '../../errors.js';
 import { loadPillar, type LoadedPillar } from '../../pillar/load.js';
-import { connectMasterFor, interactive, openSession, splitWords } from './ssh.js';
+import { connectMasterFor, interactive, notJson, openSession, splitWords } from './ssh.js';
 import { renderCommand } from '../../ssh/command.js';
 import { localUser, selectTargets } from '../../core/targets.js';
 import type { Target } from '../../ssh/target.js';
@@ -13,6 +13,7 @@ import { confirm } from '../../ui/prompt.js';
 import { redactor } from '../../ui/redact.js';
 import type { History } from '../../release/history.js';
 import { manageLine } from '../../release/manage.js';
+import { HostPrinter } from '../../ui/hosts.js';
 import { liveRelease, type RollbackPlan } from '../../release/rollback.js';
 
 const who = () => `${localUser()}@${hostname()}`;
@@ -34,10 +35,10 @@ export const releases: Handler = async (ctx, args, opts) => {
       return 0;
     }
     const live = liveRelease(history);
-    ctx.out.result(['RELEASE', 'COMMIT', 'DEPLOYED (UTC)', 'BY', 'STATUS', 'MIGRATIONS'].join('\t'));
+    ctx.out.result(['RELEASE', 'COMMIT', 'DEPLOYED (UTC)', 'BY', 'STATUS', 'MIGRATIONS'].join('\t'), null); // --json: the events above
     for (const r of history.releases) {
       const status = r.id === live ? 'live' : r.status;
-      ctx.out.result([r.id, r.commit.slice(0, 12), r.at.replace('T', ' ').slice(0, 19), r.by, status, r.migrations.join(',') || '-'].join('\t'));
+      ctx.out.result([r.id, r.commit.slice(0, 12), r.at.replace('T', ' ').slice(0, 19), r.by, status, r.migrations.join(',') || '-'].join('\t'), null);
     }
     for (const rb of history.rollbacks.slice(-5)) ctx.out.info(`rollback ${rb.from ?? '?'} → ${rb.to} by ${rb.by} at ${rb.at.replace('T', ' ').slice(0, 19)}`);
     return 0;
@@ -66,8 +67,8 @@ export const rollback: Handler = async (ctx, args, opts) => {
         for (const line of b.toString('utf8').split('\n').filter((l) => l.trim())) {
           try {
             const e = JSON.parse(line) as Record<string, unknown>;
-            if (ctx.opts.json) process.stdout.write(`${line}\n`);
-            else if (e.type === 'rollback') ctx.out.result(`rolled back to ${e.to} — ${e.health}`);
+            if (ctx.opts.json) ctx.out.relay(e);
+            else if (e.type === 'rollback') ctx.out.result(`rolled back to ${e.to} — ${e.health}`, null);
           } catch {
             // heartbeat or partial line
           }
@@ -108,12 +109,19 @@ export const manageRun: Handler = async (ctx, args, opts) => {
     const line = manageLine({ project: pillar.data.project, manageCommand: pillar.data.app.manage_command }, words);
     ctx.out.info(`${target.name}: ${[pillar.data.app.manage_command, ...words].filter(Boolean).join(' ')}`);
     const forward = !process.stdin.isTTY;
+    // one host, no prefix: its bytes as they come (redacted); with --json, output events
+    const printer = new HostPrinter(ctx.out, [target.name], false);
+    const started = Date.now();
+    printer.start(target.name);
     const r = await conn.exec(renderCommand({ line }, { sudo: true }, { loginUser: conn.user }), {
       stdin: forward ? process.stdin : undefined,
-      onStdout: (b) => process.stdout.write(b),
-      onStderr: (b) => process.stderr.write(b),
+      onStdout: printer.sink(target.name, 'stdout'),
+      onStderr: printer.sink(target.name, 'stderr'),
     });
     if (forward) process.stdin.destroy();
+    const result = { host: target.name, status: r.code === 0 ? ('ok' as const) : ('failed' as const), exitCode: r.code, signal: r.signal ?? undefined, durationMs: Date.now() - started };
+    printer.done(result);
+    if (ctx.out.json) printer.summary([result], result.durationMs);
     return r.code ?? 1;
   } finally {
     process.removeListener('SIGINT', onInt);
@@ -122,6 +130,7 @@ export const manageRun: Handler = async (ctx, args, opts) => {
 };
 
 export const manageShell: Handler = async (ctx, args, opts) => {
+  notJson(ctx, 'manage-shell', 'for a management command\'s output as events: ops --json manage-run ENV -- COMMAND');
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
   const target = webTarget(pillar, opts);

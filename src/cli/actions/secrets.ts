@@ -104,14 +104,16 @@ export const encrypt: Handler = async (ctx, args, opts) => {
       if (opts.write) {
         const where = await writeSecrets(ctx, env, [[name, armored]]);
         ctx.out.info(`wrote ${name} (from ${file}) to ${where}`);
-      } else ctx.out.result(snippet([[name, armored]]));
+        ctx.out.event('encrypted', { env, name, file: where, ciphertext: armored });
+      } else ctx.out.result(snippet([[name, armored]]), 'encrypted', { env, name, file: null, ciphertext: armored });
       return;
     }
     const output = typeof opts.output === 'string' ? opts.output : file === '-' ? '-' : `${file}.asc`;
-    if (output === '-') ctx.out.result(armored);
+    if (output === '-') ctx.out.result(armored, 'encrypted', { env, name: null, file: null, ciphertext: armored });
     else {
       writeFileAtomic(output, `${armored}\n`, 0o644);
       ctx.out.info(`wrote ${output} (encrypted to ${env}); delete the plaintext ${file} when you no longer need it`);
+      ctx.out.event('encrypted', { env, name: null, file: output, ciphertext: armored });
     }
     return;
   }
@@ -135,10 +137,12 @@ export const encrypt: Handler = async (ctx, args, opts) => {
     entries.push([name, await encryptValue(key, value)]);
     value.fill(0);
   }
+  let where: string | null = null;
   if (opts.write) {
-    const where = await writeSecrets(ctx, env, entries);
+    where = await writeSecrets(ctx, env, entries);
     ctx.out.info(`wrote ${entries.map(([k]) => k).join(', ')} to ${where} (secrets)`);
-  } else ctx.out.result(snippet(entries));
+  } else ctx.out.result(snippet(entries), null);
+  for (const [name, armored] of entries) ctx.out.event('encrypted', { env, name, file: where, ciphertext: armored });
 };
 
 export const decrypt: Handler = async (ctx, args, opts) => {
@@ -205,7 +209,7 @@ export const keygen: Handler = async (ctx, args, opts) => {
   if (typeof opts.privateKey !== 'string') ensureStateDir(ctx.repo, 'keys');
   writeNewFile(privPath, pair.privateArmored, 0o600);
   writeNewFile(pubPath, pair.publicArmored, 0o644);
-  ctx.out.result(`${pair.fingerprint}`);
+  ctx.out.result(`${pair.fingerprint}`, 'key', { env, fingerprint: pair.fingerprint, public_key: displayPath(pubPath, ctx.repo.root) });
   ctx.out.info(`public key:  ${displayPath(pubPath, ctx.repo.root)} (commit it)`);
   ctx.out.info(`private key: ${displayPath(privPath, ctx.repo.root)} (0600; never commit it, keep a backup)`);
 };
@@ -297,6 +301,7 @@ export const rekey: Handler = async (ctx, args, opts) => {
   ctx.out.info(
     `re-encrypted ${count} value(s) in ${files.map((f) => f.display).join(', ') || 'no file'} to ${1 + recovery.length} key(s)${typeof opts.to === 'string' ? `; ${displayPath(pubPath, ctx.repo.root)} is now ${newKey.getFingerprint().toUpperCase()}` : ''}`,
   );
+  ctx.out.event('rekeyed', { env, on_master: false, values: count, files: files.map((f) => f.display), fingerprint: newKey.getFingerprint().toUpperCase(), keys: 1 + recovery.length });
 };
 
 /** The re-encrypted files, the recovery keys added and the new public key, all or nothing; then the removed keys go. */
@@ -339,6 +344,7 @@ async function rekeyOnMaster(ctx: Context, pillar: LoadedPillar, change: Recipie
         ? `${conn.target.name}: new key ${plan.fingerprint} made on the master; re-encrypted ${count} value(s) in ${where} to ${1 + recovery.length} key(s); the old key is kept there, retired`
         : `${conn.target.name}: re-encrypted ${count} value(s) in ${where} to ${1 + recovery.length} key(s) (the master key ${current.env.fingerprint} and ${recovery.length} recovery key(s))`,
     );
+    ctx.out.event('rekeyed', { env: pillar.env, on_master: true, values: count, files: plan.files.map((f) => f.path), fingerprint: plan.fingerprint ?? current.env.fingerprint, keys: 1 + recovery.length });
   } finally {
     await session.closeAll();
   }
@@ -357,8 +363,7 @@ export const secretsAudit: Handler = async (ctx, args) => {
     const bad = r.missing.length > 0 || r.unknown.length > 0;
     if (bad) flagged++;
     const notes = [...(r.missing.length > 0 ? [`not to ${r.missing.join(', ')}`] : []), ...(r.unknown.length > 0 ? [`to a key not listed: ${r.unknown.join(', ')}`] : [])];
-    ctx.out.event('secret', { env, name: r.name, file: r.file, to: r.to, missing: r.missing, unknown: r.unknown, ok: !bad });
-    ctx.out.result(`${bad ? ctx.out.c.red('✗') : ctx.out.c.green('✓')} ${r.name} (${r.file}): ${r.to.join(', ') || 'no current recipient'}${notes.length > 0 ? ` — ${notes.join('; ')}` : ''}`);
+    ctx.out.result(`${bad ? ctx.out.c.red('✗') : ctx.out.c.green('✓')} ${r.name} (${r.file}): ${r.to.join(', ') || 'no current recipient'}${notes.length > 0 ? ` — ${notes.join('; ')}` : ''}`, 'secret', { env, name: r.name, file: r.file, to: r.to, missing: r.missing, unknown: r.unknown, ok: !bad });
   }
   ctx.out.event('audit', { env, values: rows.length, flagged, recipients: all.map((r) => ({ label: r.label, fingerprint: r.fingerprint })) });
   if (rows.length === 0) ctx.out.info(`environment '${env}' has no encrypted values`);
@@ -387,11 +392,13 @@ export const deployKey: Handler = async (ctx, args, opts) => {
   const pair = generateEd25519(`${pillar.data.project}-${env}-deploy`);
   redactor.add(pair.privatePem);
   const armored = await encryptValue(key, pair.privatePem);
+  let where: string | null = null;
   if (opts.write) {
-    const where = await writeSecrets(ctx, env, [['deploy_key', armored]]);
+    where = await writeSecrets(ctx, env, [['deploy_key', armored]]);
     ctx.out.info(`wrote deploy_key to ${where} (secrets)`);
-  } else ctx.out.result(snippet([['deploy_key', armored]]));
+  } else ctx.out.result(snippet([['deploy_key', armored]]), null);
   writeFileAtomic(pubPath, `${pair.publicLine}\n`, 0o644);
+  ctx.out.event('encrypted', { env, name: 'deploy_key', file: where, ciphertext: armored, public_key: displayPath(pubPath, ctx.repo.root), public_line: pair.publicLine });
   ctx.out.info(`public key: ${displayPath(pubPath, ctx.repo.root)} — add it to your git host's deploy keys (read-only):`);
   ctx.out.info(pair.publicLine);
 };

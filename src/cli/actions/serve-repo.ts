@@ -88,7 +88,7 @@ export async function serveRepo(ctx: Context, env: string, dirArg: string, opts:
       doc.setIn(['repo', 'url'], url);
       writeFileAtomic(path, doc.toString({ lineWidth: 0 }), 0o600);
       ctx.out.info(`${target.name} serves ${dirArg} at ${url} (branch ${branch}, commit ${commit.slice(0, 12)})`);
-      ctx.out.result(url);
+      ctx.out.result(url, 'repo_served', { env, host: target.name, url, branch, commit });
     } finally {
       await session.closeAll();
     }

@@ -110,7 +110,13 @@ export function opensshArgv(target: Target, knownHosts: string[], identities: st
   return [...sshArgs(target, knownHosts, identities), ...extra, '--', target.address, ...(command !== undefined ? [command] : [])];
 }
 
+/** An interactive command refuses --json (exit 2), saying what gives events instead. */
+export function notJson(ctx: Context, command: string, instead: string): void {
+  if (ctx.opts.json) throw new UsageError(`ops ${command} is interactive: it has no --json output`, instead);
+}
+
 export const ssh: Handler = async (ctx, args, opts) => {
+  notJson(ctx, 'ssh', "for a command's output as events: ops --json run ENV --host HOST -- COMMAND");
   const split = splitWords(args);
   const { env, rest } = ctx.resolveEnv(split.before);
   const wanted = rest[0];

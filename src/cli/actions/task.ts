@@ -60,7 +60,7 @@ export async function listTasks(ctx: Context, help: boolean): Promise<number> {
       if (builtinNames().has(f.name)) throw new UsageError(`${f.display}:1:1: '${f.name}' is a built-in ops command: rename the task`);
       const { def } = await load(ctx, f);
       rows.push([def.name, def.description + (def.secrets?.length ? ' (on the master)' : '')]);
-      ctx.out.event('task', { name: def.name, description: def.description, file: f.display, on_master: Boolean(def.secrets?.length), args: def.args ?? [], options: def.options ?? {} });
+      ctx.out.event('task', { name: def.name, description: def.description, file: f.display, on_master: Boolean(def.secrets?.length), args: [...(def.args ?? [])], options: def.options ?? {} });
     } catch (e) {
       ctx.out.error(errorMessage(e));
       code = 2;
@@ -68,8 +68,8 @@ export async function listTasks(ctx: Context, help: boolean): Promise<number> {
   }
   if (!ctx.opts.json) {
     const w = Math.max(...rows.map((r) => r[0]?.length ?? 0));
-    if (help) ctx.out.result('\nTasks of this repo:');
-    for (const [n, d] of rows) ctx.out.result(`${help ? '  ' : ''}${(n ?? '').padEnd(w)}  ${d}`);
+    if (help) ctx.out.result('\nTasks of this repo:', null);
+    for (const [n, d] of rows) ctx.out.result(`${help ? '  ' : ''}${(n ?? '').padEnd(w)}  ${d}`, null);
   }
   return code;
 }
@@ -151,11 +151,11 @@ async function onMaster(ctx: Context, pillar: ReturnType<typeof loadPillar>, opt
   ctx.out.info(`${conn.target.name}: running task on the master (it reads secrets)`);
   const printer = new HostPrinter(ctx.out, Object.keys(pillar.data.servers), true);
   const onEvent = (e: Record<string, unknown>) => {
+    if (ctx.opts.json) return ctx.out.relay(e);
     const { type, time: _time, ...data } = e;
-    if (ctx.opts.json) return ctx.out.event(String(type), data);
     if (type === 'output') printer.line(String(data.host), data.stream === 'stdout' ? 'stdout' : 'stderr', String(data.line));
     else if (type === 'log') (data.level === 'warning' ? ctx.out.warn(String(data.message)) : ctx.out.info(String(data.message)));
-    else if (type === 'result') ctx.out.result(String(data.message));
+    else if (type === 'result') ctx.out.result(String(data.message), null);
   };
   const onInt = () => void session.closeAll().finally(() => process.exit(130));
   if (!asHook) process.once('SIGINT', onInt);

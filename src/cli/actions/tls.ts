@@ -4,7 +4,6 @@ import { execMasterEvents, masterFailure } from '../../converge/master-conn.js';
 import { loadPillar } from '../../pillar/load.js';
 import { UsageError } from '../../errors.js';
 import { tlsLine } from '../../tls/report.js';
-import { redactor } from '../../ui/redact.js';
 import { connectMasterFor } from './ssh.js';
 
 export const renew: Handler = async (ctx, args, opts) => {
@@ -18,7 +17,7 @@ export const renew: Handler = async (ctx, args, opts) => {
       stdin: Buffer.alloc(0),
       onEvent: (e) => {
         if (e.type === 'tls') reported = true;
-        if (ctx.opts.json) process.stdout.write(`${redactor.redact(JSON.stringify(e))}\n`);
+        if (ctx.opts.json) ctx.out.relay(e);
         else {
           const line = tlsLine(e);
           if (line) (e.type === 'tls' && e.status === 'failed' ? ctx.out.error(line) : ctx.out.info(line));

@@ -4,10 +4,9 @@
  * (a slow reader slows the writer; the dump is never held in memory), counting bytes, and fails
  * as soon as either end does — killing the other, so nothing waits on a dead peer.
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { redactor } from '../ui/redact.js';
+import { outputTail, startLocal } from '../util/proc.js';
 import { OperationError } from '../errors.js';
 import type { Connection } from '../ssh/connection.js';
 
@@ -25,7 +24,7 @@ export interface Proc {
 const TAIL = 2000;
 
 function tailOf(s: string): string {
-  const t = redactor.tail(s, TAIL).trim().split('\n').slice(-3).join(' | ');
+  const t = outputTail({ stderr: s });
   return t === '' ? '' : `: ${t}`;
 }
 
@@ -89,7 +88,7 @@ export async function remoteProc(conn: Connection, line: string, what: string, o
 /** A local process (argv, no shell). */
 export function localProc(argv: readonly string[], what: string, opts: { stdout?: boolean } = {}): Proc {
   const [cmd = '', ...args] = argv;
-  const child = spawn(cmd, args, { stdio: ['pipe', opts.stdout === false ? 'ignore' : 'pipe', 'pipe'] });
+  const child = startLocal(cmd, args, opts);
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
     err += b.toString('utf8');

@@ -1,6 +1,5 @@
 /** Runs the external tools the lab needs (ip, mount, ssh-keygen, debootstrap…) with argv arrays, never a shell. */
-import { execFile } from 'node:child_process';
-import { OperationError } from '../errors.js';
+import { runLocal, runLocalOk, type LocalResult } from '../util/proc.js';
 
 const SBIN = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -11,11 +10,7 @@ export function toolEnv(): NodeJS.ProcessEnv {
   return { ...process.env, PATH: path, LC_ALL: 'C' };
 }
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { LocalResult as RunResult } from '../util/proc.js';
 
 export interface RunOptions {
   /** milliseconds; default 2 minutes */
@@ -23,32 +18,12 @@ export interface RunOptions {
   input?: string;
 }
 
-/** Runs a tool and returns its exit code and output; fails only when the tool cannot be started. */
-export function tryRun(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      [...args],
-      { env: toolEnv(), timeout: opts.timeout ?? 120_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-          reject(new OperationError(`cannot run ${cmd}: ${err.message}`));
-          return;
-        }
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-  });
+/** Runs a tool (with the sbin folders in PATH) and returns its exit code and output; fails when it cannot run to its end. */
+export function tryRun(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<LocalResult> {
+  return runLocal(cmd, args, { env: toolEnv(), timeoutMs: opts.timeout, input: opts.input });
 }
 
-/** Runs a tool and throws an OperationError with its stderr when it fails. */
-export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
-  const r = await tryRun(cmd, args, opts);
-  if (r.code !== 0) {
-    const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
-    throw new OperationError(`${cmd} ${args.join(' ')} failed (exit ${r.code})${detail ? `: ${detail}` : ''}`);
-  }
-  return r.stdout;
+/** Runs a tool and throws an OperationError with the end of its output when it fails. */
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+  return runLocalOk(cmd, args, { env: toolEnv(), timeoutMs: opts.timeout, input: opts.input });
 }

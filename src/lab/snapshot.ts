@@ -10,7 +10,6 @@
  *   /var/cache/ops-lab/snapshots/<name>/hosts/<host>/layer the host's disk (an overlay upper layer)
  *   /var/cache/ops-lab/snapshots/<name>/repo/…              files of the repo's .ops/ (pillar overlay, keys)
  */
-import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { errorMessage, OperationError, UsageError } from '../errors.js';
@@ -18,7 +17,7 @@ import { bundleId } from '../provision/bundle.js';
 import { ensureStateDir, type Repo } from '../repo.js';
 import { version } from '../version.js';
 import { baseImageId } from './base-image.js';
-import { toolEnv, tryRun, run } from './exec.js';
+import { tryRun, run } from './exec.js';
 import { rootOf, upperOf, workOf } from './host-root.js';
 import { removeNspawnLock } from './leftovers.js';
 import { withLabLock } from './lock.js';
@@ -225,11 +224,7 @@ function initPid(machine: string): number | undefined {
 }
 
 function nsenter(pid: number, argv: string[], timeoutMs: number): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...argv], { env: toolEnv(), timeout: timeoutMs, encoding: 'utf8' }, (err, stdout) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout });
-    });
-  });
+  return tryRun('nsenter', ['-t', String(pid), '-m', '-u', '-i', '-n', '-p', '-r', '-w', '--', ...argv], { timeout: timeoutMs });
 }
 
 /**
@@ -244,7 +239,9 @@ export async function waitBooted(h: LabHostRecord, timeoutMs: number, log: LabLo
     pid = initPid(h.machine);
   }
   if (pid === undefined) throw new OperationError(`${h.name}: cannot find its init process (log: ${h.log})`);
-  const r = await nsenter(pid, ['systemctl', 'is-system-running', '--wait'], Math.max(1000, deadline - Date.now()));
+  const r = await nsenter(pid, ['systemctl', 'is-system-running', '--wait'], Math.max(1000, deadline - Date.now())).catch((e: unknown) => {
+    throw new OperationError(`${h.name}: systemd did not finish booting within ${Math.round(timeoutMs / 1000)} s (${errorMessage(e)})`);
+  });
   const state = r.stdout.trim();
   if (state === 'running') return;
   if (state === 'degraded') {

@@ -4,11 +4,10 @@
  * then shipped to the app hosts as an archive — so app hosts never hold the deploy key or need to
  * reach the git host.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OperationError } from '../errors.js';
+import { runLocalBytesOk } from '../util/proc.js';
 import { quote } from '../ssh/quote.js';
 import { PROCFILE } from './processes.js';
 
@@ -21,13 +20,9 @@ export interface AppSource {
   procfile?: string;
 }
 
-function git(args: string[], env: NodeJS.ProcessEnv, maxBuffer = 512 * 1024 * 1024): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    execFile('git', args, { env, encoding: 'buffer', maxBuffer }, (err, stdout, stderr) => {
-      if (err) reject(new OperationError(`git ${args.find((a) => !a.startsWith('-') && !a.includes('='))}: ${stderr.toString().trim().split('\n').slice(-3).join(' ') || err.message}`));
-      else resolve(stdout);
-    });
-  });
+/** git on the master: a fetch over a slow link may take long (30 minutes at most); an archive may be large. */
+function git(args: string[], env: NodeJS.ProcessEnv): Promise<Buffer> {
+  return runLocalBytesOk('git', args, { env, timeoutMs: 30 * 60_000, maxBytes: 512 * 1024 * 1024 });
 }
 
 export async function fetchSource(opts: {

@@ -38,6 +38,16 @@ describe("dist/ops.mjs on Debian 12's Node 18", () => {
     const dk = await run(['deploy-key', 'lab', '--write']);
     expect(dk.code, dk.stderr).toBe(0);
     expect((await run(['pillar', 'schema'])).code).toBe(0);
+    // local programs go through execa 9 (git, read by ops init)
+    const app = tempDir();
+    writeFileSync(join(app, 'Procfile'), 'web: ./serve --port $PORT\n');
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('git', ['init', '-q', '-b', 'trunk', app]);
+    execFileSync('git', ['-C', app, 'remote', 'add', 'origin', 'https://git.example.com/shop.git']);
+    const init = await ops(['init', app, '--name', 'shop', '--user', 'ada'], { node: node18, bundle, env: { HOME: tempDir() } });
+    expect(init.code, init.stderr).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(join(app, 'pillar/project.yml'), 'utf8')).toMatch(/url: https:\/\/git\.example\.com\/shop\.git[\s\S]*branch: trunk/);
   });
 
   it('compiles and runs a TypeScript task on the operator side (esbuild from the checkout, zx in the bundle)', async () => {

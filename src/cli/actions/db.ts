@@ -3,7 +3,7 @@
  * backup to the operator's disk, restore from it, undo a copy, reset the local database. Every
  * check of the input happens before the first connection.
  */
-import { execFileSync } from 'node:child_process';
+import { runLocalOk } from '../../util/proc.js';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Handler } from '../command.js';
@@ -92,9 +92,9 @@ async function serverMajor(pg: PgHost): Promise<number> {
 }
 
 /** The major version of this machine's pg_restore (Debian's wrapper picks it as it will for the restore). */
-function localRestoreMajor(): number {
+async function localRestoreMajor(): Promise<number> {
   try {
-    const m = /\(PostgreSQL\) (\d+)/.exec(execFileSync('pg_restore', ['--version'], { encoding: 'utf8' }));
+    const m = /\(PostgreSQL\) (\d+)/.exec(await runLocalOk('pg_restore', ['--version'], { timeoutMs: 10_000 }));
     if (m) return Number(m[1]);
   } catch {
     // not installed: the restore names it
@@ -369,7 +369,7 @@ export const resetLocalDb: Handler = async (ctx, args, opts) => {
     const srcPg = remotePg(conn);
     const pg = localPg();
     const [info, mine, srcMajor, localMajor] = await Promise.all([sizeOf(srcPg, src.db), sizeOf(pg, local), serverMajor(srcPg), serverMajor(pg)]);
-    refuseNewerIntoOlder(`${src.host.name} (${env})`, srcMajor, 'this machine', Math.min(localMajor, localRestoreMajor()), `install PostgreSQL ${srcMajor} or later here (server and client)`);
+    refuseNewerIntoOlder(`${src.host.name} (${env})`, srcMajor, 'this machine', Math.min(localMajor, await localRestoreMajor()), `install PostgreSQL ${srcMajor} or later here (server and client)`);
     if (info.size === undefined) throw new OperationError(`${src.host.name}: there is no database ${src.db}`);
     await confirm(`replace your local database ${local} (${sized(mine)}) with ${src.db} from ${src.host.name} (${sized(info)})?`, { yes: opts.yes === true });
     const level = await chooseLevel(ctx, compress, () => measureLink({ from: conn }));

@@ -1,6 +1,6 @@
 /** `ops init [DIR]`: an ops repo for an existing app, written beside its code. */
-import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { runLocal } from '../../util/proc.js';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { errorMessage, OperationError, UsageError } from '../../errors.js';
@@ -26,21 +26,19 @@ function ownPublicKey(): { key: string; from: string } | undefined {
 }
 
 /** origin's URL and the checked-out branch, as git reads them (its config syntax, its comments). */
-function gitFacts(dir: string): { url?: string; branch?: string; notes: string[] } {
+async function gitFacts(dir: string): Promise<{ url?: string; branch?: string; notes: string[] }> {
   const facts: { url?: string; branch?: string; notes: string[] } = { notes: [] };
   if (!existsSync(join(dir, '.git'))) return facts;
-  const git = (args: string[]) => {
-    try {
-      // reading config and HEAD runs no hook; a stuck repository gives up after 5 s
-      return execFileSync('git', ['-C', dir, ...args], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
-    } catch {
-      return '';
-    }
-  };
-  const branch = git(['symbolic-ref', '--quiet', '--short', 'HEAD']);
+  // reading config and HEAD runs no hook; a stuck repository gives up after 5 s; a failure is no fact
+  const git = (args: string[]) =>
+    runLocal('git', ['-C', dir, ...args], { timeoutMs: 5000 }).then(
+      (r) => (r.code === 0 ? r.stdout.trim() : ''),
+      () => '',
+    );
+  const branch = await git(['symbolic-ref', '--quiet', '--short', 'HEAD']);
   if (branch && BRANCH_RE.test(branch)) facts.branch = branch;
   else if (branch) facts.notes.push(`the checked-out branch '${printable(branch)}' is not one ops deploys by name: repo.branch is main`);
-  const url = git(['config', '--get', 'remote.origin.url']);
+  const url = await git(['config', '--get', 'remote.origin.url']);
   if (url && GIT_URL_RE.test(url)) facts.url = url;
   else if (url) facts.notes.push(`origin's URL '${printable(url)}' is not one the servers can fetch as it is: repo.url is left as a comment`);
   return facts;
@@ -89,7 +87,7 @@ export const init: Handler = async (ctx, args, opts) => {
   if (startCommand !== undefined && (startCommand === '' || !ONE_LINE_RE.test(startCommand))) throw new UsageError('--start-command takes one non-empty line');
   if (startCommand !== undefined && (d.django || d.procfile)) throw new UsageError(`--start-command is for an app without manage.py or a Procfile; this one has ${d.procfile ? 'a Procfile' : 'manage.py'}`);
 
-  const git = gitFacts(dir);
+  const git = await gitFacts(dir);
   const user = opts.user !== undefined ? String(opts.user) : localUser();
   const key = ownPublicKey();
   const adminOk = UNIX_NAME_RE.test(user) && !RESERVED_ACCOUNTS.includes(user);

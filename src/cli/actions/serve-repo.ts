@@ -4,7 +4,7 @@
  * read-only — and points the lab's `repo.url` at it (in the git-ignored overlay). Re-run it after
  * changing the app to publish a new commit; an unchanged folder gives the same commit.
  */
-import { execFileSync } from 'node:child_process';
+import { runLocalBytesOk, runLocalOk } from '../../util/proc.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -22,24 +22,24 @@ import { envPillarPath } from '../../lab/inventory.js';
 
 const FIXED_DATE = '2026-01-01T00:00:00Z';
 
-function git(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
-  return execFileSync('git', args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+function git(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<string> {
+  return runLocalOk('git', args, { cwd, env: { ...process.env, ...env } });
 }
 
 /** A bare repository of `dir`: cloned when it is a git work tree, else one commit of its files. */
-function bareRepoOf(dir: string, branch: string, tmp: string): string {
+async function bareRepoOf(dir: string, branch: string, tmp: string): Promise<string> {
   const bare = join(tmp, 'repo.git');
   if (existsSync(join(dir, '.git'))) {
-    git(['clone', '--quiet', '--bare', dir, bare], tmp);
+    await git(['clone', '--quiet', '--bare', '--', dir, bare], tmp);
     return bare;
   }
   const work = join(tmp, 'work');
-  execFileSync('cp', ['-a', `${dir}/.`, work]);
+  await runLocalOk('cp', ['-a', '--', `${dir}/.`, work]);
   const who = { GIT_AUTHOR_NAME: 'ops lab', GIT_AUTHOR_EMAIL: 'lab@ops.invalid', GIT_COMMITTER_NAME: 'ops lab', GIT_COMMITTER_EMAIL: 'lab@ops.invalid', GIT_AUTHOR_DATE: FIXED_DATE, GIT_COMMITTER_DATE: FIXED_DATE };
-  git(['init', '--quiet', '-b', branch], work);
-  git(['add', '-A'], work);
-  git(['commit', '--quiet', '--no-gpg-sign', '-m', `${basename(dir)} as served by ops lab`], work, who);
-  git(['clone', '--quiet', '--bare', work, bare], tmp);
+  await git(['init', '--quiet', '-b', branch], work);
+  await git(['add', '-A'], work);
+  await git(['commit', '--quiet', '--no-gpg-sign', '-m', `${basename(dir)} as served by ops lab`], work, who);
+  await git(['clone', '--quiet', '--bare', '--', work, bare], tmp);
   return bare;
 }
 
@@ -61,9 +61,9 @@ export async function serveRepo(ctx: Context, env: string, dirArg: string, opts:
   const pub = deployPublicKey(ctx, env);
   const tmp = mkdtempSync(join(tmpdir(), 'ops-serve-'));
   try {
-    const bare = bareRepoOf(dir, branch, tmp);
-    const commit = git(['rev-parse', `refs/heads/${branch}`], bare).trim();
-    const archive = execFileSync('tar', ['-c', '-C', tmp, 'repo.git'], { maxBuffer: 1 << 30 });
+    const bare = await bareRepoOf(dir, branch, tmp);
+    const commit = (await git(['rev-parse', `refs/heads/${branch}`], bare)).trim();
+    const archive = await runLocalBytesOk('tar', ['-c', '-C', tmp, 'repo.git'], { maxBytes: 1 << 30 });
     const [target] = selectTargets(pillar, { host: masterOf(pillar), user: opts.user as string | undefined });
     if (!target) throw new UsageError(`no master in '${env}'`);
     const session = openSession(ctx, pillar, opts);

@@ -1,9 +1,8 @@
 /** What `ops run` and `ops ssh` do (loaded only when one of them runs). */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { intOption, type Handler } from '../command.js';
 import type { Context } from '../context.js';
-import { UsageError } from '../../errors.js';
+import { errorMessage, UsageError } from '../../errors.js';
 import { loadPillar, type LoadedPillar } from '../../pillar/load.js';
 import { HostPrinter } from '../../ui/hosts.js';
 import { runAdhoc } from '../../ssh/adhoc.js';
@@ -148,12 +147,9 @@ export async function interactive(ctx: Context, pillar: LoadedPillar, target: Ta
   const tty = command === undefined || process.stdin.isTTY ? ['-t'] : [];
   const argv = opensshArgv(target, knownHostsFiles(ctx.repo).filter(existsSync), identities, tty, command);
   ctx.out.info(`connecting to ${target.name} (${target.user}@${target.address})`);
-  return new Promise<number>((resolve) => {
-    const child = spawn('ssh', argv, { stdio: 'inherit' });
-    child.on('error', (e) => {
-      ctx.out.error(`cannot start ssh: ${e.message} (install openssh-client)`);
-      resolve(2);
-    });
-    child.on('close', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+  // loaded here: the commands that share this module (decrypt, generate-secret…) start without execa
+  const { runInteractive } = await import('../../util/proc.js');
+  return runInteractive('ssh', argv).catch((e: unknown) => {
+    throw new UsageError(errorMessage(e), 'install openssh-client');
   });
 }

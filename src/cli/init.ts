@@ -17,4 +17,22 @@ export function registerInitCommand(program: Command): void {
       .action(action(lazy(() => import('./actions/init.js'), 'init'))),
     ['ops init', 'ops init ~/src/shop --name shop', "ops init --start-command 'node server.js'"],
   );
+  const imports = program
+    .command('import')
+    .summary('bring an existing project over to ops (salt: the Caktus template\'s conf/)')
+    .description('Converts what another tool kept into the files of an ops repo. `ops import salt` reads the Caktus Django template\'s conf/ folder (its Salt pillar, the environments\' public keys, the project\'s own states).');
+  examples(imports, ['ops import salt conf --to .', 'ops import salt --dry-run']);
+  examples(
+    imports
+      .command('salt')
+      .summary("write an ops repo's pillar from a Caktus-template conf/ folder (its Salt pillar and keys)")
+      .description(
+        "Reads CONF_DIR (default: conf): pillar/project.sls (project_name, requirements_file), devs.sls (users' public keys → the admins), top.sls (the environments it names are checked against the files) and each <env>.sls (domain, repo, branch, env, secrets, http_auth, github_deploy_key → secrets.deploy_key, ssl_key/ssl_cert with their {% if 'balancer' in grains['roles'] %} blocks), and <env>.pub.gpg. Writes pillar/project.yml, pillar/devs.yml, pillar/<env>.yml and pillar/keys/<env>.pub.gpg in DIR: every ciphertext as it was, byte for byte, and the comments before each value. Every key it does not carry over is listed with what ops does instead, and the project's own Salt states by name. Never overwrites a file (exit 2 naming it); what it writes is loaded as a pillar first.",
+      )
+      .argument('[conf_dir]', "the template's conf/ folder (default: conf)")
+      .option('--to <dir>', 'the ops repo to write (default: the current folder)')
+      .option('--dry-run', 'print what it would write, and the report; write nothing')
+      .action(action(lazy(() => import('./actions/import.js'), 'importSaltConf'))),
+    ['ops import salt', 'ops import salt ../old-project/conf --to . --dry-run'],
+  );
 }

@@ -118,7 +118,26 @@ export function readPillarText(path: string, root: string): string | undefined {
 export function loadPillarFile(path: string, root: string): PillarSource {
   const text = readPillarText(path, root);
   if (text === undefined) throw new UsageError(`cannot read ${displayPath(path, root)}: it does not exist`);
+  refuseSaltEra(text, displayPath(path, root));
   return parsePillarText(text, path, displayPath(path, root));
+}
+
+/** Top-level keys of the Caktus template's Salt pillar that ops's own vocabulary does not have. */
+const SALT_ERA_KEY = /^(project_name|environment|github_deploy_key|python_version|margarita_version|less_version|postgres_version|requirements_file|ssl_key|ssl_cert)\s*:/;
+
+/**
+ * A pillar file in the template's Salt vocabulary (its keys, its Jinja) is one line and exit 2,
+ * pointing at the one way to convert it — not refused key by key.
+ */
+function refuseSaltEra(text: string, display: string): void {
+  const lines = text.split('\n');
+  for (const [i, l] of lines.entries()) {
+    const key = SALT_ERA_KEY.exec(l)?.[1];
+    const jinja = /^\s*\{%/.test(l);
+    if (!key && !jinja) continue;
+    const what = key ? `the template's \`${key}:\`` : 'Jinja';
+    throw new PillarError(`${display}:${i + 1}:1`, undefined, `a Salt-era pillar (${what}): ops reads pillar files in its own vocabulary`, 'convert the template\'s conf/ folder once with `ops import salt conf --to .` (README, "Coming from the Caktus template / Salt")');
+  }
 }
 
 /** The first key node named `name`, at any depth. */

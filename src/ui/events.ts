@@ -94,6 +94,14 @@ export const EVENTS = {
     files: strs.describe('written, relative to `dir`'),
     next: strs.describe('the next commands to run'),
   })),
+  imported: event('What `ops import salt` wrote (or would write), and its report.', ['import salt'], fields({
+    from: str.describe('the conf/ folder read'),
+    to: str.describe('the ops repo written'),
+    envs: strs,
+    files: strs.describe('relative to `to`'),
+    report: strs.describe('one line per key or state not carried over, and what ops does instead'),
+    dry_run: bool,
+  })),
   pillar: event('An environment\'s merged pillar, encrypted values masked.', ['pillar show'], fields({ env: str, pillar: z.record(z.string(), z.unknown()) })),
   pillar_valid: event('An environment whose pillar is valid.', ['pillar validate'], fields({
     env: str,
@@ -257,8 +265,8 @@ export const EVENTS = {
   rollback_record: event('One rollback of the history.', ['releases'], fields({ env: str, from: str.optional(), to: str, by: str, at: str })),
   rollback_step: event('A step of a rollback.', ['rollback'], fields({ step: z.literal('switch'), from: orNull(str), to: str })),
   rollback: event('The app serves the release rolled back to.', ['rollback'], fields({ from: orNull(str), to: str, health: str })),
-  log: event('One journal entry (logs), or a task\'s log line.', ['logs', 'task'], z.union([
-    fields({ host: str, unit: str, time: str.describe('the entry\'s own time'), priority: orNull(int), message: str }).describe('logs'),
+  log: event('One journal entry (logs: the event\'s `time` is the entry\'s own), or a task\'s log line.', ['logs', 'task'], z.union([
+    fields({ host: str, unit: str, priority: orNull(int).describe('syslog priority: 0 emerg … 7 debug'), message: str }).describe('logs'),
     fields({ level: z.enum(['info', 'warning']), message: str }).describe('task'),
   ])),
   host_status: event('One host\'s status.', ['status'], fields({

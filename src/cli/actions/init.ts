@@ -1,16 +1,15 @@
 /** `ops init [DIR]`: an ops repo for an existing app, written beside its code. */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { runLocal } from '../../util/proc.js';
-import { homedir, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { errorMessage, OperationError, UsageError } from '../../errors.js';
+import { homedir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
 import { BRANCH_RE, GIT_URL_RE, ONE_LINE_RE, printable, PROJECT_NAME_RE, RESERVED_ACCOUNTS, SSH_PUBLIC_KEY_RE, UNIX_NAME_RE } from '../../pillar/forms.js';
-import { loadPillar } from '../../pillar/load.js';
-import { repoAt } from '../../repo.js';
 import { localUser } from '../../core/targets.js';
 import { DEFAULT_KEY_NAMES } from '../../ssh/identities.js';
 import { detectApp, projectName } from '../../init/detect.js';
 import { devsYml, labYml, opsSettingsModule, projectYml, settingsOpsPy, stagingYml, type InitAnswers } from '../../init/files.js';
+import { checkLoads, checkWritable, writeAll } from '../../init/write.js';
 import { isInteractive, readLine } from '../../ui/prompt.js';
 import type { Handler } from '../command.js';
 
@@ -42,30 +41,6 @@ async function gitFacts(dir: string): Promise<{ url?: string; branch?: string; n
   if (url && GIT_URL_RE.test(url)) facts.url = url;
   else if (url) facts.notes.push(`origin's URL '${printable(url)}' is not one the servers can fetch as it is: repo.url is left as a comment`);
   return facts;
-}
-
-/**
- * Refuses before anything is written: a path to write that exists (a dangling link too), or a
- * folder on its way that is a link (init writes inside DIR only) or not a folder.
- */
-function checkWritable(dir: string, files: string[]): void {
-  const taken: string[] = [];
-  for (const f of files) {
-    const parts = f.split('/');
-    for (let i = 1; i <= parts.length; i++) {
-      const rel = parts.slice(0, i).join('/');
-      let st;
-      try {
-        st = lstatSync(join(dir, rel));
-      } catch {
-        break; // not there: nothing below it is either
-      }
-      if (i === parts.length) taken.push(f);
-      else if (st.isSymbolicLink()) throw new UsageError(`${rel} in ${dir} is a symbolic link: ops init writes only inside the app's folder`, 'make it a real folder, or move it away');
-      else if (!st.isDirectory()) throw new UsageError(`${rel} in ${dir} is not a folder, and ops init would write ${f} in it`);
-    }
-  }
-  if (taken.length > 0) throw new UsageError(`${taken.join(', ')} already exist${taken.length === 1 ? 's' : ''} in ${dir}: ops init never overwrites a file`, 'move it away, or edit the pillar by hand');
 }
 
 export const init: Handler = async (ctx, args, opts) => {
@@ -103,27 +78,9 @@ export const init: Handler = async (ctx, args, opts) => {
     ['.ops/.gitignore', '# ops keeps local state here (lab inventory and keys, pins, kept dumps): never committed\n*\n'],
   ];
   if (settingsModule) files.push([`${settingsModule.split('.').join('/')}.py`, settingsOpsPy(d)]);
-  checkWritable(dir, files.map(([f]) => f));
-
-  // What is written must load: the pillar files are tried in a scratch repo first.
-  const scratch = mkdtempSync(join(tmpdir(), 'ops-init-'));
-  try {
-    for (const [f, text] of files) if (f.startsWith('pillar/')) writeAt(scratch, f, text);
-    for (const env of ['staging', 'lab']) loadPillar(repoAt(scratch), env);
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-  // all or nothing: a write that fails takes back the files written before it
-  const written: string[] = [];
-  try {
-    for (const [f, text] of files) {
-      writeAt(dir, f, text);
-      written.push(f);
-    }
-  } catch (e) {
-    for (const f of written) rmSync(join(dir, f), { force: true });
-    throw new OperationError(`cannot write in ${dir}: ${errorMessage(e)}`, 'nothing was left half-written');
-  }
+  checkWritable(dir, files.map(([f]) => f), 'ops init');
+  checkLoads(files, ['staging', 'lab']);
+  writeAll(dir, files);
   for (const n of git.notes) ctx.out.info(`  note: ${n}`);
 
   const shown = relative(process.cwd(), dir) || '.';
@@ -150,8 +107,3 @@ export const init: Handler = async (ctx, args, opts) => {
   });
 };
 
-function writeAt(root: string, file: string, text: string): void {
-  const path = join(root, file);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text, { flag: 'wx' });
-}

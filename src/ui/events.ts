@@ -265,8 +265,8 @@ export const EVENTS = {
   rollback_record: event('One rollback of the history.', ['releases'], fields({ env: str, from: str.optional(), to: str, by: str, at: str })),
   rollback_step: event('A step of a rollback.', ['rollback'], fields({ step: z.literal('switch'), from: orNull(str), to: str })),
   rollback: event('The app serves the release rolled back to.', ['rollback'], fields({ from: orNull(str), to: str, health: str })),
-  log: event('One journal entry (logs: the event\'s `time` is the entry\'s own), or a task\'s log line.', ['logs', 'task'], z.union([
-    fields({ host: str, unit: str, priority: orNull(int).describe('syslog priority: 0 emerg … 7 debug'), message: str }).describe('logs'),
+  log: event('One journal entry (logs), or a task\'s log line.', ['logs', 'task'], z.union([
+    fields({ host: str, unit: str, time: str.optional().describe('the entry\'s own time: it is the event\'s `time`'), priority: orNull(int).describe('syslog priority: 0 emerg … 7 debug'), message: str }).describe('logs'),
     fields({ level: z.enum(['info', 'warning']), message: str }).describe('task'),
   ])),
   host_status: event('One host\'s status.', ['status'], fields({

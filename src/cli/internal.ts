@@ -15,10 +15,18 @@ export function registerInternalCommands(program: Command): void {
     .command('__master-key', { hidden: true })
     .argument('<env>')
     .argument('<project>')
+    .option('--expect <fingerprint>')
+    .option('--adopt-salt')
+    .option('--remove-salt')
     .action(
-      action(async (_ctx, args) => {
+      action(async (_ctx, args, opts) => {
         const { ensureMasterKeys } = await import('../converge/master-key.js');
-        process.stdout.write(`${JSON.stringify(await ensureMasterKeys(envArg(args[0]), String(args[1])))}\n`);
+        const keys = await ensureMasterKeys(envArg(args[0]), String(args[1]), {
+          ...(typeof opts.expect === 'string' ? { expect: opts.expect } : {}),
+          adoptSalt: opts.adoptSalt === true,
+          removeSalt: opts.removeSalt === true,
+        });
+        process.stdout.write(`${JSON.stringify(keys)}\n`);
       }),
     );
   program

@@ -44,7 +44,7 @@ export function registerProvisionCommands(program: Command): void {
         .command('setup-master')
         .summary("make a host the environment's master (holds its private key)")
         .description(
-          "First contact: prints and pins the host key (--fingerprint checks it against one you verified out of band), installs the distro's Node.js and the ops bundle, makes the environment's OpenPGP keypair on the master (the private key never leaves it; the public key goes to pillar/keys/<env>.asc) and the master's SSH key, and records the master in the inventory. Safe to re-run; never replaces a key.\n\nWith --recover, the host replaces a master that is gone: every encrypted value is first read in memory with one recovery key (pillar/keys/<env>.recovery/; its private half in your GnuPG — agent or smartcard — or --key FILE), nothing changes if that fails; then the host is made the master with a new key, every value is re-encrypted to it and the recovery keys, the public keys, pin and inventory record are replaced, and each minion authorizes the new master instead of the old one. Values the recovery key cannot read are named, with the command to enter each again.",
+          "First contact: prints and pins the host key (--fingerprint checks it against one you verified out of band), installs the distro's Node.js and the ops bundle, makes the environment's OpenPGP keypair on the master (the private key never leaves it; the public key goes to pillar/keys/<env>.asc) and the master's SSH key, and records the master in the inventory. Safe to re-run; never replaces a key.\n\nWith --recover, the host replaces a master that is gone: every encrypted value is first read in memory with one recovery key (pillar/keys/<env>.recovery/; its private half in your GnuPG — agent or smartcard — or --key FILE), nothing changes if that fails; then the host is made the master with a new key, every value is re-encrypted to it and the recovery keys, the public keys, pin and inventory record are replaced, and each minion authorizes the new master instead of the old one. Values the recovery key cannot read are named, with the command to enter each again.\n\nComing from the Caktus template (after `ops import salt`): on the environment's Salt master, --adopt-salt takes the environment's private key from Salt's GnuPG home into ops's key store on that host — it never leaves it, and every existing ciphertext decrypts there. The key must be the one of pillar/keys/<env>.pub.gpg, or nothing changes. Salt's files stay until --remove-salt, which removes Salt's GnuPG home once every key in it is ops's, and nothing else.",
         )
         .argument('[env]', 'environment')
         .option('-H, --host <address>', 'address of the new master')
@@ -53,7 +53,9 @@ export function registerProvisionCommands(program: Command): void {
         .option('--fingerprint <SHA256:...>', 'expected host key fingerprint, verified out of band')
         .option('--recover', "replace a master that is gone: the values are read with a recovery key and re-encrypted to the new master's key; minions are told")
         .option('--key <file>', 'with --recover: the recovery private key as a file (default: your GnuPG, which keeps the key)')
-        .option('-y, --yes', 'with --recover: go on when some values cannot be recovered'),
+        .option('-y, --yes', 'with --recover: go on when some values cannot be recovered')
+        .option('--adopt-salt', "on a Salt master: take the environment's private key from Salt's GnuPG home (/etc/salt/gpgkeys) into ops's key store on the same host; it must be the key of pillar/keys/<env>.pub.gpg")
+        .option('--remove-salt', "remove Salt's GnuPG home from the master once every key in it is in ops's key store (nothing else of Salt's)"),
     ).action(action(lazy(actions, 'setupMaster'))),
     [
       'ops setup-master staging -H 203.0.113.10 -u root',
@@ -61,6 +63,9 @@ export function registerProvisionCommands(program: Command): void {
       'ops setup-master lab -H 10.200.1.10',
       '# the master died: a new machine takes its place, secrets read with your recovery key in GnuPG',
       'ops setup-master production -H 203.0.113.20 --recover --fingerprint SHA256:9c…',
+      "# a Caktus-template project's Salt master keeps its key; Salt's copy removed later",
+      'ops setup-master staging -H 203.0.113.30 --adopt-salt',
+      'ops setup-master staging -H 203.0.113.30 --remove-salt',
     ],
   );
   examples(

@@ -17,10 +17,23 @@ export interface MasterKeys {
   pgpPublic: string;
   pgpFingerprint: string;
   pgpCreated: boolean;
+  /** the key was taken from Salt's GnuPG home on this host (--adopt-salt) */
+  pgpAdopted?: boolean;
+  /** what --remove-salt removed (null: nothing of Salt's was left) */
+  saltRemoved?: string | null;
   sshPublic: string;
 }
 
-export async function ensureMasterKeys(env: string, project: string): Promise<MasterKeys> {
+export interface MasterKeyOptions {
+  /** the fingerprint of the repo's public key for the environment: the key this master must hold (none is made) */
+  expect?: string;
+  /** take that key from Salt's GnuPG home when ops's store has none */
+  adoptSalt?: boolean;
+  /** remove Salt's GnuPG home once ops's key store holds every key in it */
+  removeSalt?: boolean;
+}
+
+export async function ensureMasterKeys(env: string, project: string, opts: MasterKeyOptions = {}): Promise<MasterKeys> {
   checkEnvironmentName(env);
   mkdirSync(MASTER_DIR, { recursive: true, mode: 0o700 });
   chmodSync(MASTER_DIR, 0o700);
@@ -28,10 +41,27 @@ export async function ensureMasterKeys(env: string, project: string): Promise<Ma
   let pgpPublic: string;
   let pgpFingerprint: string;
   let pgpCreated = false;
+  let pgpAdopted = false;
   if (existsSync(keyFile)) {
     const key = await readPrivateKey(readFileSync(keyFile), keyFile, async () => undefined);
     pgpPublic = armorPublic(key.toPublic());
     pgpFingerprint = fingerprintOf(key);
+    if (opts.adoptSalt && opts.expect && pgpFingerprint !== opts.expect.toUpperCase()) {
+      throw new UsageError(`this master already holds a key of its own for '${env}' (${pgpFingerprint}), not the one the repo's public key names (${opts.expect.toUpperCase()}); nothing was changed`, 'adopting replaces no key: check you named the right master');
+    }
+  } else if (opts.adoptSalt && opts.expect) {
+    const { saltPrivateKey } = await import('./salt-key.js');
+    const key = await saltPrivateKey(env, opts.expect);
+    mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
+    writeNewFile(keyFile, key.armor(), 0o600);
+    pgpPublic = armorPublic(key.toPublic());
+    pgpFingerprint = fingerprintOf(key);
+    pgpAdopted = true;
+  } else if (opts.expect) {
+    throw new UsageError(
+      `this host holds no key for '${env}', and the repo's public key for it (${opts.expect.toUpperCase()}) is held elsewhere; nothing was made`,
+      `a Salt master holds it in /etc/salt/gpgkeys: add --adopt-salt; if the master that held it is gone: --recover; if no value is encrypted to it, remove the repo's public key and run again`,
+    );
   } else {
     const pair = await generateKeyPair({ name: `${project} ${env}`, email: `ops+${env}@${project}.invalid` });
     mkdirSync(dirname(keyFile), { recursive: true, mode: 0o700 });
@@ -48,7 +78,8 @@ export async function ensureMasterKeys(env: string, project: string): Promise<Ma
   }
   const sshPublic = readFileSync(`${MASTER_SSH_KEY}.pub`, 'utf8').trim();
   authorizeRootKey(sshPublic);
-  return { pgpPublic: pgpPublic.trimEnd(), pgpFingerprint, pgpCreated, sshPublic };
+  const saltRemoved = opts.removeSalt ? (await (await import('./salt-key.js')).removeSaltKeys()).removed : undefined;
+  return { pgpPublic: pgpPublic.trimEnd(), pgpFingerprint, pgpCreated, ...(opts.adoptSalt ? { pgpAdopted } : {}), ...(saltRemoved !== undefined ? { saltRemoved } : {}), sshPublic };
 }
 
 /** The master reaches itself like any minion: its own key in root's authorized_keys. */

@@ -19,6 +19,7 @@ import { supportedRelease } from '../../platform/releases.js';
 import { readHostFacts } from '../../converge/hostfacts.js';
 import { BUILTIN_ROLES, ROLE_ALIASES } from '../../pillar/schema.js';
 import { publicKeyCandidates } from '../../secrets/keyfiles.js';
+import { fingerprintOf, readPublicKey } from '../../secrets/pgp.js';
 import { captureExec, renderCommand } from '../../ssh/command.js';
 import { HostKeyError, type Connection } from '../../ssh/connection.js';
 import { operatorCredentials } from '../../core/connect.js';
@@ -135,6 +136,7 @@ export const setupMaster: Handler = async (ctx, args, opts) => {
   const env = ctx.envOnly(args);
   const pillar = loadPillar(ctx.repo, env);
   const address = hostOption(opts, 'setup-master', pillar);
+  if (opts.recover === true && (opts.adoptSalt === true || opts.removeSalt === true)) throw new UsageError('--recover makes a new key; --adopt-salt and --remove-salt are for a Salt master that is there');
   if (opts.recover === true) return (await import('./recover.js')).recoverMaster(ctx, pillar, opts, address);
   if (typeof opts.key === 'string') throw new UsageError('--key is for --recover (the recovery key that reads the values)');
   const existingMaster = Object.entries(pillar.data.servers).find(([, s]) => s.roles.includes('master'));
@@ -146,6 +148,12 @@ export const setupMaster: Handler = async (ctx, args, opts) => {
   checkNameFree(pillar, name, pillar.data.servers[known ?? '']?.address ?? address, 'the master would be recorded as');
   const port = intOption(opts.port, '--port', 1, 65535) ?? pillar.data.servers[known ?? '']?.port ?? 22;
   const target: Target = { name, address: pillar.data.servers[known ?? '']?.address ?? address, port, user: String(opts.user ?? 'root') };
+  // the repo's public key for the environment, by fingerprint: the key the master must hold
+  const existingPath = publicKeyCandidates(ctx.repo, env).find((p) => existsSync(p));
+  const existing = existingPath ? { path: existingPath, shown: existingPath.replace(`${ctx.repo.root}/`, ''), fingerprint: fingerprintOf(await readPublicKey(readFileSync(existingPath), existingPath.replace(`${ctx.repo.root}/`, ''))) } : undefined;
+  if (opts.adoptSalt === true && !existing) {
+    throw new UsageError(`--adopt-salt needs the environment's public key in the repo (pillar/keys/${env}.pub.gpg): there is none for '${env}'`, "ops import salt copies each conf/<env>.pub.gpg there; the master's key must match it");
+  }
   const { session, conn } = await firstContact(ctx, pillar, target, opts);
   try {
     // a release ops does not support as a master is refused before anything changes on the host
@@ -153,33 +161,35 @@ export const setupMaster: Handler = async (ctx, args, opts) => {
     const node = await ensureNode(conn, (l) => ctx.out.info(l));
     ctx.out.info(`${name}: Node.js ${node}`);
     ctx.out.info(`${name}: ops bundle ${(await ensureBundle(conn)) === 'installed' ? 'installed' : 'already current'}`);
-    const r = await capture(conn, shellLine([REMOTE_OPS, '__master-key', env, pillar.data.project]));
-    if (r.code !== 0) throw new OperationError(`${name}: making the environment key failed: ${r.err.trim().split('\n').slice(-2).join(' ')}`);
+    const salt = [...(existing ? ['--expect', existing.fingerprint] : []), ...(opts.adoptSalt === true ? ['--adopt-salt'] : []), ...(opts.removeSalt === true ? ['--remove-salt'] : [])];
+    const r = await capture(conn, shellLine([REMOTE_OPS, '__master-key', ...salt, '--', env, pillar.data.project]));
+    if (r.code !== 0) {
+      // the master's own one-line error (and hint) as it gave it: a refusal is exit 2 there and here
+      const why = r.err.trim().split('\n').slice(-2).join(' ').replace(/^error: /, '');
+      const doing = opts.adoptSalt === true ? "adopting Salt's key" : opts.removeSalt === true ? "removing Salt's keys" : 'making the environment key';
+      throw r.code === 2 ? new UsageError(`${name}: ${why}`) : new OperationError(`${name}: ${doing} failed: ${why}`);
+    }
     const keys = JSON.parse(r.out) as MasterKeys;
     const dir = keysDir(ctx.repo, pillar);
     const pubFile = join(dir, `${env}.asc`);
-    const existing = publicKeyCandidates(ctx.repo, env).find((p) => existsSync(p));
-    if (existing && !sameKey(readFileSync(existing, 'utf8'), keys.pgpPublic)) {
+    if (existing && existing.fingerprint !== keys.pgpFingerprint) {
       throw new OperationError(
-        `${existing.replace(`${ctx.repo.root}/`, '')} is not the key ${name} holds (${keys.pgpFingerprint})`,
+        `${existing.shown} is not the key ${name} holds (${keys.pgpFingerprint})`,
         `secrets encrypted to the old key would not decrypt on the master: re-encrypt them with \`ops rekey ${env} --key OLD --to <the master's public key>\`, or remove the old public key if there are none`,
       );
     }
     if (!existing) writeFileAtomic(pubFile, `${keys.pgpPublic}\n`, 0o644);
+    if (keys.pgpAdopted) ctx.out.info(`${name}: environment key ${keys.pgpFingerprint} taken from Salt's key store into ops's, on the master (it never left it); Salt's files stay until --remove-salt`);
+    if (keys.saltRemoved !== undefined) ctx.out.info(keys.saltRemoved ? `${name}: removed Salt's key store ${keys.saltRemoved} (every key in it is in ops's); nothing else of Salt's was touched` : `${name}: no Salt key store left to remove`);
     writeFileAtomic(join(dir, `${env}.master.pub`), `${keys.sshPublic}\n`, 0o644);
     const recorded = recordServer(inventoryFile(ctx.repo, pillar), { name, address: target.address, port, roles: ['master'] });
-    ctx.out.info(`${name}: environment key ${keys.pgpFingerprint} ${keys.pgpCreated ? 'made on the master (its private half never leaves it)' : 'already there, kept'}`);
-    const publicKey = (existing ?? pubFile).replace(`${ctx.repo.root}/`, '');
+    if (!keys.pgpAdopted) ctx.out.info(`${name}: environment key ${keys.pgpFingerprint} ${keys.pgpCreated ? 'made on the master (its private half never leaves it)' : 'already there, kept'}`);
+    const publicKey = existing?.shown ?? pubFile.replace(`${ctx.repo.root}/`, '');
     ctx.out.result(`master of '${env}': ${recorded} (${target.address}); public key ${publicKey}`, 'provisioned', { env, host: recorded, address: target.address, roles: ['master'], master: recorded, public_key: publicKey });
   } finally {
     await session.closeAll();
   }
 };
-
-function sameKey(a: string, b: string): boolean {
-  const body = (s: string) => s.replace(/\r/g, '').split('\n').filter((l) => l && !l.startsWith('-----') && !/^[A-Za-z]+: /.test(l)).join('');
-  return body(a) === body(b);
-}
 
 function masterSshKey(ctx: Context, pillar: LoadedPillar): string {
   const file = join(keysDir(ctx.repo, pillar), `${pillar.env}.master.pub`);

@@ -21,6 +21,21 @@ export function postgresVersion(facts: HostFacts, host = 'the db host'): string 
   return (clusters.find((c) => c.port === PORTS.db) ?? clusters[0])?.version ?? supportedRelease(host, facts).postgres;
 }
 
+/**
+ * The configuration is reloaded first; PostgreSQL restarts (dropping every connection) only when a
+ * setting it read needs one (`pg_settings.pending_restart`, a second after the reload) — or when it
+ * cannot be asked, or was not running. A server that already listens on every address (`'*'`, as margarita's configuration had it) keeps running
+ * when listen_addresses is the only such setting: it serves the addresses ops names already, and
+ * the firewall and pg_hba.conf admit only the app hosts; it narrows at its next restart.
+ */
+export const RESTART_IF_NEEDED = `systemctl reload postgresql 2>/dev/null || { systemctl restart postgresql; exit $?; }
+sleep 1
+sql() { runuser -u postgres -- psql -XAtq -p ${PORTS.db} -c "$1" 2>/dev/null; }
+pending=$(sql "select coalesce(string_agg(name, ',' order by name), '') from pg_settings where pending_restart") || { systemctl restart postgresql; exit $?; }
+[ -z "$pending" ] && exit 0
+[ "$pending" = listen_addresses ] && [ "$(sql 'show listen_addresses')" = '*' ] && { echo "PostgreSQL listens on every address already: no restart for listen_addresses"; exit 0; }
+systemctl restart postgresql`;
+
 /** A pg_hba.conf address field admitting exactly one host. */
 export function hbaAddress(h: Host): string {
   return pgHbaAddress(h.privateAddress);
@@ -78,7 +93,7 @@ export function db(ctx: RoleContext): RoleParts {
     handlers: [
       // listen_addresses takes a restart; pg_hba.conf a reload. Both go through postgresql.service,
       // which Debian's postgresql@<version>-<cluster> units follow.
-      { id: 'handler:postgresql-restart', describe: 'restart PostgreSQL (connections are dropped)', run: { argv: ['systemctl', 'restart', 'postgresql'] } },
+      { id: 'handler:postgresql-restart', describe: 'restart PostgreSQL when a changed setting needs it (connections are dropped), else reload it', run: { argv: ['sh', '-c', RESTART_IF_NEEDED] } },
       { id: 'handler:postgresql-reload', describe: 'reload PostgreSQL (pg_hba.conf)', run: { argv: ['systemctl', 'reload', 'postgresql'] } },
     ],
     firewall: [{ port: PORTS.db, proto: 'tcp', from: clients, comment: 'postgresql, from app hosts' }],

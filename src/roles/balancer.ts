@@ -112,7 +112,8 @@ export function balancer(ctx: RoleContext): RoleParts {
   states.push({ id: `dir:${maintenanceDir(ctx.project)}`, kind: 'dir', params: { path: maintenanceDir(ctx.project), mode: 0o755 } });
   states.push(
     { id: `file:${conf}`, kind: 'file', params: { path: conf, content: text(site), mode: 0o644 }, requires: ['pkg:nginx'], notify: ['handler:nginx-reload'] },
-    { id: `symlink:/etc/nginx/sites-enabled/${ctx.project}.conf`, kind: 'symlink', params: { path: `/etc/nginx/sites-enabled/${ctx.project}.conf`, target: conf }, notify: ['handler:nginx-reload'] },
+    // a site file of the same name (margarita wrote its site there) moves out of sites-enabled, kept
+    { id: `symlink:/etc/nginx/sites-enabled/${ctx.project}.conf`, kind: 'symlink', params: { path: `/etc/nginx/sites-enabled/${ctx.project}.conf`, target: conf, displace: `/etc/nginx/${ctx.project}.conf.before-ops` }, notify: ['handler:nginx-reload'] },
     { id: 'absent:/etc/nginx/sites-enabled/default', kind: 'absent', params: { path: '/etc/nginx/sites-enabled/default' }, notify: ['handler:nginx-reload'] },
     { id: 'service:nginx', kind: 'service', params: { name: 'nginx', enabled: true, running: true }, requires: ['pkg:nginx'] },
   );

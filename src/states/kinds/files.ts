@@ -64,6 +64,8 @@ export const dir: StateKind<DirParams> = {
 export interface SymlinkParams {
   path: string;
   target: string;
+  /** A file (not a link) at `path` is moved here, then the link made; without it such a file stays and the state is unknown. */
+  displace?: string;
 }
 
 export const symlink: StateKind<SymlinkParams> = {
@@ -72,14 +74,13 @@ export const symlink: StateKind<SymlinkParams> = {
   plan(p, f): Plan {
     const facts = kv(f.out);
     if (facts.target === p.target) return { status: 'ok', summary: 'up to date', steps: [] };
-    if (facts.other === '1') return { status: 'unknown', summary: `${p.path} exists and is not a symlink; not replacing it`, steps: [] };
+    if (facts.other === '1' && !p.displace) return { status: 'unknown', summary: `${p.path} exists and is not a symlink; not replacing it`, steps: [] };
     // Atomic switch: make the new link beside it, then rename over.
     const tmp = `${p.path}.ops-new`;
-    return {
-      status: 'change',
-      summary: facts.target ? `${facts.target} → ${p.target}` : `→ ${p.target}`,
-      steps: [{ run: { argv: ['ln', '-sfn', p.target, tmp] } }, { run: { argv: ['mv', '-Tf', tmp, p.path] } }],
-    };
+    const link = [{ run: { argv: ['ln', '-sfn', p.target, tmp] } }, { run: { argv: ['mv', '-Tf', tmp, p.path] } }];
+    // a file that was there is kept (moved aside, never over one kept before)
+    if (facts.other === '1' && p.displace) return { status: 'change', summary: `${p.path} (a file) moved to ${p.displace}, → ${p.target}`, steps: [{ run: { argv: ['mv', '-T', '--backup=numbered', '--', p.path, p.displace] } }, ...link] };
+    return { status: 'change', summary: facts.target ? `${facts.target} → ${p.target}` : `→ ${p.target}`, steps: link };
   },
 };
 

@@ -33,7 +33,10 @@ export async function fetchSource(opts: {
   knownHosts: string[];
   requirementsPath?: string;
   procfile?: boolean;
+  /** This commit (40 hex digits) instead of the branch's head: fetched by its id. */
+  commit?: string;
 }): Promise<AppSource> {
+  if (opts.commit !== undefined && !/^[0-9a-f]{40}$/.test(opts.commit)) throw new Error(`not a commit id: ${opts.commit}`);
   const mirror = join(opts.workDir, 'app.git');
   mkdirSync(opts.workDir, { recursive: true, mode: 0o700 });
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: opts.workDir, GIT_TERMINAL_PROMPT: '0' };
@@ -46,11 +49,19 @@ export async function fetchSource(opts: {
   }
   env.GIT_SSH_COMMAND = ssh.map(quote).join(' ');
   try {
-    await git(fetchArgv(mirror, opts.url, opts.branch), env);
+    if (opts.commit === undefined) await git(fetchArgv(mirror, opts.url, opts.branch), env);
+    else {
+      // by its id where the git host serves one (GitHub's, GitLab's); else in the branch's whole history
+      await git(fetchArgv(mirror, opts.url, opts.branch, opts.commit), env).catch(async () => {
+        const args = fetchArgv(mirror, opts.url, opts.branch).filter((a, i, all) => a !== '--depth' && all[i - 1] !== '--depth');
+        if (existsSync(join(mirror, 'shallow'))) args.splice(args.indexOf('--'), 0, '--unshallow');
+        await git(args, env);
+      });
+    }
   } finally {
     rmSync(keyFile, { force: true });
   }
-  const commit = (await git(['--git-dir', mirror, 'rev-parse', `refs/heads/${opts.branch}^{commit}`], env)).toString().trim();
+  const commit = (await git(['--git-dir', mirror, 'rev-parse', `${opts.commit ?? `refs/heads/${opts.branch}`}^{commit}`], env)).toString().trim();
   const archive = await git(['--git-dir', mirror, 'archive', '--format=tar', commit], env);
   let requirements = '';
   if (opts.requirementsPath) {
@@ -70,7 +81,7 @@ export function buildInputs(source: AppSource, settings: unknown): string {
   return createHash('sha256').update(source.commit).update('\0').update(source.requirements).update('\0').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
 }
 
-/** `git fetch` of the app's branch into the mirror: the URL (data) after `--`, never an option. */
-export function fetchArgv(mirror: string, url: string, branch: string): string[] {
-  return ['--git-dir', mirror, 'fetch', '-q', '--depth', '1', '--no-tags', '--', url, `+refs/heads/${branch}:refs/heads/${branch}`];
+/** `git fetch` of the app's branch (or of one commit) into the mirror: the URL (data) after `--`, never an option. */
+export function fetchArgv(mirror: string, url: string, branch: string, commit?: string): string[] {
+  return ['--git-dir', mirror, 'fetch', '-q', '--depth', '1', '--no-tags', '--', url, commit ?? `+refs/heads/${branch}:refs/heads/${branch}`];
 }

@@ -26,6 +26,7 @@ import { appShellLine } from './manage.js';
 import { maintenanceScript } from '../core/maintenance.js';
 import { upstreamControl, webBatches } from './batches.js';
 import { applyProcesses, parseProcfile, procfileBuildLines, processSpec, RELEASE_TYPE } from './processes.js';
+import { finalizeScript, handBackScript, parseTakeover, takeoverFacts, takeOverLines, type Takeover } from './takeover.js';
 
 export interface ReleaseContext {
   env: string;
@@ -95,6 +96,8 @@ export interface HostState {
   conn: Connection;
   current?: string;
   complete: string[];
+  /** What of a margarita setup the host has (supervisor's programs of the app, salt-minion). */
+  takeover?: Takeover;
 }
 
 class Interrupted extends Error {}
@@ -108,12 +111,16 @@ async function sh(conn: Connection, line: string, stdin?: Buffer): Promise<strin
   return r.out.toString('utf8');
 }
 
-/** The app's `current` release and the complete ones, read in one round trip. */
-export async function readState(conn: Connection, host: Host, root: string): Promise<HostState> {
-  const out = await sh(conn, `cd ${q(root)} 2>/dev/null || exit 0; readlink current || true; echo ---; for d in releases/*/; do [ -f "$d.ops-complete" ] && basename "$d"; done; true`);
-  const [head = '', list = ''] = out.split('---\n');
+const TAKEOVER_MARK = '--- ops takeover ---';
+
+/** The app's `current` release, the complete ones and what of a margarita setup the host has, read in one round trip. */
+export async function readState(conn: Connection, host: Host, pillar: Pick<Pillar, 'project'>): Promise<HostState> {
+  const root = appPaths(pillar).root;
+  const out = await sh(conn, `(cd ${q(root)} 2>/dev/null || exit 0; readlink current || true; echo ---; for d in releases/*/; do [ -f "$d.ops-complete" ] && basename "$d"; done; true)\necho ${q(TAKEOVER_MARK)}\n${takeoverFacts(pillar)}`);
+  const [mine = '', theirs = ''] = out.split(`${TAKEOVER_MARK}\n`);
+  const [head = '', list = ''] = mine.split('---\n');
   const link = head.trim();
-  return { host, conn, current: link ? link.split('/').pop() : undefined, complete: list.split('\n').filter(Boolean).sort() };
+  return { host, conn, current: link ? link.split('/').pop() : undefined, complete: list.split('\n').filter(Boolean).sort(), takeover: parseTakeover(theirs) };
 }
 
 function requirementsIn(text: string): boolean {
@@ -144,6 +151,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     // the processes follow the pillar's counts without a new release
     // (the web instances of a host whose environment changed take over with it)
     if (procfileApp) await mapLimit(states, 32, (s) => applyProcesses(s, pillar, ctx.tpl, live, false, sh, ctx.event));
+    await finishTakeovers(ctx, states);
     ctx.event('release', { status: 'unchanged', id: live, commit: source.commit, changed: 0, duration_ms: Date.now() - started });
     return { status: 'unchanged', id: live };
   }
@@ -257,6 +265,7 @@ export async function releaseApp(ctx: ReleaseContext): Promise<ReleaseOutcome> {
     record.health = health.detail;
     appendHistory(ctx.workDir, record);
     await mapLimit(states, 32, (s) => prune(s, p.releases, id, pillar.releases.keep));
+    await finishTakeovers(ctx, states);
     ctx.event('release', { status: 'released', id, commit: source.commit, changed: 1, migrations: record.migrations, health: health.detail, duration_ms: Date.now() - started });
     return { status: 'released', id, hookFailed: await hookAfter(ctx, 'after_release'), leftOut };
   } catch (e) {
@@ -285,15 +294,68 @@ async function prepare(ctx: Planning, branch: string) {
   const { pillar } = ctx;
   const app = pillar.app;
   const p = appPaths(pillar);
-  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url ?? '', branch, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements, procfile: app.type === 'procfile' });
+  const states = await mapLimit(ctx.appHosts, 32, async (h) => readState(await ctx.session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, pillar));
+  const commit = takeoverCommit(ctx, states, branch);
+  const source = await fetchSource({ workDir: ctx.workDir, url: pillar.repo.url ?? '', branch, commit, deployKey: pillar.secrets.deploy_key, knownHosts: ctx.knownHosts, requirementsPath: app.requirements, procfile: app.type === 'procfile' }).catch((e: unknown) => {
+    if (commit === undefined) throw e;
+    throw new OperationError(`cannot fetch commit ${commit} (the one supervisor's checkout runs) from ${pillar.repo.url}: ${errorMessage(e)} (neither by its id nor in ${branch}'s history)`);
+  });
   const procfile = app.type === 'procfile' ? procfileOf(source.procfile, ctx) : undefined;
   const venv = app.requirements !== undefined && requirementsIn(source.requirements);
   const inputs = buildInputs(source, { type: app.type, requirements: app.requirements, pip_args: app.pip_args, wsgi: app.wsgi, start: app.start_command, collectstatic: app.collectstatic });
-  const states = await mapLimit(ctx.appHosts, 32, async (h) => readState(await ctx.session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, p.root));
   const liveIds = new Set(states.map((s) => s.current));
   const [live] = liveIds;
   const liveInputs = liveIds.size === 1 && live ? await readInputs(states[0] as HostState, p.releases, live) : undefined;
   return { source, procfile, venv, inputs, states, live: liveIds.size === 1 ? live : undefined, unchanged: live !== undefined && liveInputs === inputs };
+}
+
+/**
+ * Once ops's release serves on hosts margarita set up: supervisor's files of the app renamed (its
+ * programs gone from supervisor), salt-minion stopped and disabled. A failure is a note (the
+ * release serves; the next deploy tries again), never the release's failure.
+ */
+async function finishTakeovers(ctx: ReleaseContext, states: HostState[]): Promise<void> {
+  // (programs ops does not run were named when the release began, and stay)
+  await mapLimit(states.filter((s) => s.takeover && (s.takeover.salt || s.takeover.programs.some((p) => p.kind !== 'other'))), 32, async (s) => {
+    const { script, disabled } = finalizeScript(s.takeover as Takeover);
+    try {
+      await sh(s.conn, script);
+    } catch (e) {
+      ctx.event('note', { host: s.host.name, message: `ops serves, but supervisor's programs or salt-minion could not be disabled: ${errorMessage(e)}; the next deploy tries again` });
+      return;
+    }
+    const gone = [...disabled.map((p) => p.name), ...(s.takeover?.salt ? ['salt-minion'] : [])];
+    if (gone.length > 0) ctx.event('release_step', { step: 'taken-over', host: s.host.name, programs: gone });
+  });
+}
+
+/** The app programs supervisor runs on a host that ops has not released to yet (its takeover). */
+const supervised = (s: HostState) => (s.current ? [] : (s.takeover?.programs ?? []).filter((p) => p.kind !== 'other'));
+
+/**
+ * A first deploy to hosts margarita set up is the commit their checkout (source/) is at, not the
+ * branch's head: the move to ops's units changes how the app runs, not what runs. Every such
+ * host must be at the same commit. Says so (and what happens to supervisor's programs) in notes.
+ */
+function takeoverCommit(ctx: Planning, states: HostState[], branch: string): string | undefined {
+  const root = appPaths(ctx.pillar).root;
+  for (const s of states) {
+    const other = (s.takeover?.programs ?? []).filter((p) => p.kind === 'other');
+    if (other.length > 0) ctx.event('note', { host: s.host.name, message: `supervisor runs ${other.map((p) => `${p.name} (${p.file})`).join(', ')} from ${root}: neither an app server nor Celery, so ops leaves it running and its file as it is` });
+  }
+  const taking = states.filter((s) => supervised(s).length > 0);
+  if (taking.length === 0 || states.some((s) => s.current)) return undefined;
+  const commits = new Map(taking.map((s) => [s.host.name, s.takeover?.commit]));
+  const distinct = [...new Set([...commits.values()].filter((c): c is string => c !== undefined))];
+  if (distinct.length > 1) throw new OperationError(`the hosts supervisor serves the app on are at different commits (${[...commits].map(([h, c]) => `${h}: ${c?.slice(0, 12) ?? 'unknown'}`).join(', ')}): ops's first release on them must be one commit; deploy one commit to all of them the old way first, or take them over in separate deploys (--host)`);
+  const commit = distinct[0];
+  for (const s of taking) {
+    const t = s.takeover as Takeover;
+    const what = `supervisor runs ${supervised(s).map((p) => `${p.name} (${p.kind})`).join(', ')} from ${root}/source`;
+    const from = commit ? `ops's first release here is that checkout's commit ${commit.slice(0, 12)}, not ${branch}'s head (the next deploy takes the head)` : `its commit cannot be read, so the first release is ${branch}'s head`;
+    ctx.event('note', { host: s.host.name, message: `${what}: ${from}; ops's units take over from supervisor at the switch, and supervisor's programs${t.salt ? ' and salt-minion' : ''} are disabled once the release passes its health check` });
+  }
+  return commit;
 }
 
 /**
@@ -425,9 +487,18 @@ export async function switchTo(s: HostState, id: string, sw: Switching): Promise
     await applyProcesses(s, pillar, sw.tpl, id, true, sh, sw.event);
     return;
   }
+  // supervisor's programs of a margarita host hand over to ops's units here (takeover.ts)
+  const taking = supervised(s);
+  if (taking.length > 0) sw.event('release_step', { step: 'take-over', id, host: s.host.name, programs: taking.map((p) => p.name) });
+  const takeover = (role: { web: boolean; worker: boolean }, start: string) => (s.takeover && taking.length > 0 ? takeOverLines(pillar, s.takeover, role, start) : []);
   // In a subshell: its exits end the reload, not the switch script.
-  if (hasRole(s.host, 'web')) lines.push(`(\n${gracefulReload(units.web, pillar.app.workers)}\n)`);
+  const reload = gracefulReload(units.web, pillar.app.workers);
+  if (hasRole(s.host, 'web')) {
+    const handover = takeover({ web: true, worker: false }, reload);
+    lines.push(...(handover.length > 0 ? handover : [`(\n${reload}\n)`]));
+  }
   if (hasRole(s.host, 'worker')) {
+    lines.push(...takeover({ web: false, worker: true }, ''));
     lines.push(`for u in ${units.worker} ${units.beat}; do if systemctl cat "$u" >/dev/null 2>&1; then systemctl enable --quiet "$u"; systemctl restart "$u"; fi; done`);
   }
   await sh(s.conn, lines.join('\n'));
@@ -470,6 +541,18 @@ async function rollBack(ctx: ReleaseContext, states: HostState[], sw: Switching)
   const notes: string[] = [];
   const notBack: Host[] = [];
   await mapLimit(states, 32, async (s) => {
+    if (s.takeover && supervised(s).length > 0) {
+      // a host supervisor served before ops: its programs serve again
+      try {
+        await sh(s.conn, handBackScript(ctx.pillar, s.takeover));
+        ctx.event('release_step', { step: 'handed-back', host: s.host.name, programs: supervised(s).map((p) => p.name) });
+        notes.push(`${s.host.name}: supervisor's programs serve again`);
+      } catch (e) {
+        notes.push(`${s.host.name}: handing back to supervisor's programs failed: ${errorMessage(e)}`);
+        notBack.push(s.host);
+      }
+      return;
+    }
     if (!s.current) {
       notes.push(`${s.host.name} had no release before`);
       notBack.push(s.host);

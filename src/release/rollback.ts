@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { OperationError, UsageError } from '../errors.js';
 import type { LoadedPillar } from '../pillar/load.js';
 import { knownHostsFiles, repoAt } from '../repo.js';
-import { appPaths } from '../roles/app.js';
 import { templates } from '../roles/templates.js';
 import { hasRole, inventoryHosts } from '../roles/context.js';
 import { decryptPillar } from '../secrets/vault.js';
@@ -51,8 +50,7 @@ async function rollback(out: Output, dir: string, loaded: LoadedPillar, req: Rol
   const lock = req.check ? undefined : await acquireLock({ env: req.env, user: req.by, what: `rollback${req.to ? ` --to ${req.to}` : ''}` });
   const session = new SshSession({ knownHosts: KnownHosts.load(knownHostsFiles(repoAt(dir))), credentials: loadCredentials([MASTER_SSH_KEY]), connectTimeoutMs: 10_000 });
   try {
-    const p = appPaths(pillar);
-    const states = await mapLimit(app, 32, async (h) => readState(await session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, p.root));
+    const states = await mapLimit(app, 32, async (h) => readState(await session.connect({ name: h.name, address: h.privateAddress, port: h.port, user: 'root' }), h, pillar));
     const currents = [...new Set(states.map((s) => s.current))];
     const current = currents.length === 1 ? currents[0] : undefined;
     // Releases every app host holds, newest last.

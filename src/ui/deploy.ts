@@ -111,6 +111,9 @@ export class DeployPrinter {
       'into-upstream': () => `${(e.hosts as string[]).join(', ')} back into the balancers' upstream`,
       health: () => `health check (${e.hosts ? `on ${(e.hosts as string[]).join(', ')}` : e.via})`,
       rollback: () => c.yellow('switching back to the previous release'),
+      'take-over': () => `${e.host}: ops's units take over from supervisor's ${(e.programs as string[]).join(', ')}`,
+      'taken-over': () => `${e.host}: ops serves; disabled ${(e.programs as string[]).join(', ')} (supervisor's files kept as *.taken-over-by-ops)`,
+      'handed-back': () => c.yellow(`${e.host}: supervisor's ${(e.programs as string[]).join(', ')} serve again`),
     };
     this.line('release', c.dim(text[step]?.() ?? step));
   }

@@ -196,7 +196,7 @@ export const EVENTS = {
     duration_ms: ms.optional(),
   })),
   release_step: event('One step of a release.', ['deploy'], fields({
-    step: z.enum(['fetch', 'build', 'built', 'migrate', 'migrated', 'release-phase', 'release-phase-done', 'switch', 'batch', 'switched', 'health', 'rollback', 'maintenance-on', 'maintenance-off', 'out-of-upstream', 'into-upstream']),
+    step: z.enum(['fetch', 'build', 'built', 'migrate', 'migrated', 'release-phase', 'release-phase-done', 'switch', 'batch', 'switched', 'health', 'rollback', 'maintenance-on', 'maintenance-off', 'out-of-upstream', 'into-upstream', 'take-over', 'taken-over', 'handed-back']),
     id: str.optional(),
     url: str.optional(),
     branch: str.optional(),
@@ -208,6 +208,7 @@ export const EVENTS = {
     of: int.optional(),
     via: str.optional().describe('health: balancer or web hosts'),
     balancers: strs.optional(),
+    programs: strs.optional().describe("take-over, handed-back: supervisor's programs of a host margarita set up; taken-over: those disabled (and salt-minion)"),
   })),
   process: event('A process type of a Procfile app on a host.', ['deploy'], fields({
     host: str,

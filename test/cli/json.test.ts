@@ -1,7 +1,9 @@
 /**
  * `--json`: whatever fails, the last line on stdout is one error event
  * ({"type":"error","message","where","hint","exit_code"}) and the exit code is that event's; the
- * human line stays on stderr. Walks every command of the command definitions.
+ * human line stays on stderr. Walks every command of the command definitions; and every command
+ * that takes an environment, run in --json mode on one with a secret, shows its text only in the
+ * value field of a value event (decrypt's).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +12,9 @@ import { buildProgram } from '../../src/cli/program.js';
 import { visibleCommands } from '../../src/cli/reference.js';
 import { ops, tempRepo } from '../support/ops.js';
 
-const paths = visibleCommands(buildProgram('0.0.0-test')).map((c) => c.path);
+const commands = visibleCommands(buildProgram('0.0.0-test'));
+const paths = commands.map((c) => c.path);
+const envCommands = commands.filter((c) => c.command.registeredArguments[0]?.name() === 'env');
 
 function lastEvent(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
@@ -45,6 +49,37 @@ describe('--json values', () => {
     const g = await ops(['--json', 'generate-secret', '--length', '24', '--alphabet', 'hex']);
     expect(JSON.parse(g.stdout) as Record<string, unknown>).toMatchObject({ type: 'value', length: 24, value: expect.stringMatching(/^[0-9a-f]{24}$/) });
   });
+
+  it(`every command that takes an environment (${envCommands.length}): the secret's text nowhere but in a value event's value field, on stdout or stderr`, async () => {
+    const repo = tempRepo();
+    expect((await ops(['keygen', 'production'], { cwd: repo })).code).toBe(0);
+    // a value whose pieces a careless printer would show: quotes, a backslash, a line break
+    const secret = `s3cr3t-${Date.now()} "q" \\ end\nline two`;
+    expect((await ops(['encrypt', 'production', 'API_TOKEN', '--write'], { cwd: repo, input: secret })).code).toBe(0);
+    const pieces = [secret, 's3cr3t-', 'line two'];
+    expect(envCommands.length).toBeGreaterThan(20);
+    const seen: string[] = [];
+    for (let i = 0; i < envCommands.length; i += 8) {
+      const batch = envCommands.slice(i, i + 8);
+      const results = await Promise.all(batch.map(({ path, command }) => {
+        // production's addresses are documentation addresses: nothing answers; a second at most
+        const timeout = command.options.some((o) => o.long === '--connect-timeout') ? ['--connect-timeout', '1'] : [];
+        return ops(['--json', ...path, 'production', ...timeout, ...(path[0] === 'run' ? ['--', 'true'] : [])], { cwd: repo, input: '' });
+      }));
+      results.forEach((r, j) => {
+        const name = (batch[j] as { path: string[] }).path.join(' ');
+        seen.push(`${name}: ${r.code}`);
+        for (const piece of pieces) expect(r.stderr, `${name}'s stderr`).not.toContain(piece);
+        for (const line of r.stdout.split('\n').filter(Boolean)) {
+          const e = JSON.parse(line) as Record<string, unknown>;
+          const rest = e.type === 'value' ? { ...e, value: undefined } : e;
+          for (const piece of pieces) expect(JSON.stringify(rest), `${name}'s stdout`).not.toContain(JSON.stringify(piece).slice(1, -1));
+        }
+      });
+    }
+    // the value does reach the one command that prints it
+    expect(seen).toContain('decrypt: 0');
+  }, 120_000);
 
   it('pillar validate: one event per environment', async () => {
     const r = await ops(['--json', 'pillar', 'validate']);

@@ -1,7 +1,7 @@
 // Bundles the CLI into dist/: ops.mjs plus chunks/ loaded on demand (each command compiles only
 // what it uses). Runs on plain Node 18.19+ with no node_modules; ship the whole folder dist links to (cp -rL dist).
 import { build } from 'esbuild';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -15,7 +15,7 @@ const builds = `${root}/.dist-builds`;
 const id = `${new Date().toISOString().replace(/[-:.]/g, '')}-${process.pid}`;
 const out = `${builds}/${id}`;
 mkdirSync(builds, { recursive: true });
-await build({
+const result = await build({
   entryPoints: [`${root}/src/main.ts`],
   outdir: out,
   entryNames: 'ops',
@@ -43,8 +43,17 @@ await build({
   },
   legalComments: 'none',
   logLevel: 'warning',
+  metafile: true,
 });
 chmodSync(`${out}/ops.mjs`, 0o755);
+// modules.json: which packages (and src/ folders) each file of the bundle holds, so what a command
+// loads can be told from the files it opens (test/cli/startup.test.ts)
+const modules = {};
+for (const [file, o] of Object.entries(result.metafile.outputs)) {
+  const parts = new Set(Object.keys(o.inputs).map((i) => i.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1] ?? i.split('/').slice(0, 2).join('/')));
+  modules[file.slice(out.length - root.length).replace(/^\/+/, '').replace(/^.*?dist-builds\/[^/]+\//, '')] = [...parts].sort();
+}
+writeFileSync(`${out}/modules.json`, `${JSON.stringify(modules, null, 1)}\n`);
 // ssh2's native AES-GCM/ChaCha20 binding, when npm built it for this machine's Node: found by the
 // bundled ssh2 next to its chunk; a Node it was not built for (a master's) falls back to pure JS.
 const binding = `${root}/node_modules/ssh2/lib/protocol/crypto/build/Release/sshcrypto.node`;

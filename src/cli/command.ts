@@ -4,7 +4,8 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
-import { Context, type GlobalOptions } from './context.js';
+// (the Context, and the pillar and YAML code it reads with, load when a command runs: not for --help or --version)
+import type { Context, GlobalOptions } from './context.js';
 
 export type Handler = (ctx: Context, args: string[], opts: Record<string, unknown>) => Promise<number | void>;
 
@@ -15,6 +16,7 @@ export function action(handler: Handler) {
   return async (...raw: unknown[]): Promise<void> => {
     const cmd = raw[raw.length - 1] as Command;
     const globals = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+    const { Context } = await import('./context.js');
     const ctx = new Context(globals);
     const args = cmd.args.filter((a): a is string => typeof a === 'string');
     const code = await handler(ctx, args, cmd.opts());

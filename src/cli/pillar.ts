@@ -1,9 +1,6 @@
 /** `ops pillar`: show the merged pillar, validate it, emit its JSON Schema. */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { UsageError } from '../errors.js';
-import { listEnvironments } from '../pillar/files.js';
-import { action, examples } from './command.js';
+import { action, examples, lazy } from './command.js';
 
 export function registerPillarCommands(program: Command): void {
   const pillar = examples(
@@ -19,17 +16,7 @@ export function registerPillarCommands(program: Command): void {
       .summary('print the merged pillar of an environment (encrypted values masked)')
       .argument('[env]', 'environment')
       .option('--raw', 'only what the files say (no defaults filled in)')
-      .action(
-        action(async (ctx, args, opts) => {
-          const env = ctx.envOnly(args);
-          const { loadPillar } = await import('../pillar/load.js');
-          const { maskEncrypted } = await import('../pillar/encrypted.js');
-          const p = loadPillar(ctx.repo, env);
-          const data = opts.raw ? p.raw : { environment: env, ...p.data };
-          if (ctx.opts.json) ctx.out.event('pillar', { env, pillar: maskEncrypted(data) });
-          else ctx.out.result(stringify(maskEncrypted(data), { lineWidth: 0 }), null);
-        }),
-      ),
+      .action(action(lazy(() => import('./actions/pillar.js'), 'pillarShow'))),
     ['ops pillar show staging', 'ops pillar show --raw -e production'],
   );
   examples(
@@ -37,32 +24,14 @@ export function registerPillarCommands(program: Command): void {
       .command('validate')
       .summary('check the pillar of one environment, or of all of them')
       .argument('[env]', 'environment (default: all)')
-      .action(
-        action(async (ctx, args) => {
-          const envs = args.length > 0 ? [ctx.envOnly(args)] : listEnvironments(ctx.repo);
-          const { loadPillar } = await import('../pillar/load.js');
-          if (envs.length === 0) throw new UsageError('pillar/ has no environments (pillar/<env>.yml)');
-          for (const env of envs) {
-            const p = loadPillar(ctx.repo, env);
-            ctx.out.info(`${env}: ok (${p.sources.map((s) => s.display).join(' + ')}; ${Object.keys(p.data.servers).length} server(s))`);
-            ctx.out.event('pillar_valid', { env, files: p.sources.map((s) => s.display), servers: Object.keys(p.data.servers).length });
-          }
-        }),
-      ),
+      .action(action(lazy(() => import('./actions/pillar.js'), 'pillarValidate'))),
     ['ops pillar validate', 'ops pillar validate production'],
   );
   examples(
     pillar
       .command('schema')
       .summary('print the pillar JSON Schema (for editor completion)')
-      .action(
-        action(async (ctx) => {
-          const { pillarJsonSchema } = await import('../pillar/schema.js');
-          const schema = pillarJsonSchema();
-          if (ctx.opts.json) ctx.out.event('pillar_schema', { schema });
-          else ctx.out.result(JSON.stringify(schema, null, 2), null);
-        }),
-      ),
+      .action(action(lazy(() => import('./actions/pillar.js'), 'pillarSchema'))),
     ['ops pillar schema > pillar.schema.json', '# VS Code (YAML extension): "yaml.schemas": {"./pillar.schema.json": "pillar/*.yml"}'],
   );
 }

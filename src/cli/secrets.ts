@@ -112,7 +112,7 @@ export function registerSecretCommands(program: Command): void {
       .summary('print a cryptographically random secret')
       .option('-l, --length <n>', 'length', String(DEFAULT_SECRET_LENGTH))
       .option('--alphabet <name>', `${Object.keys(ALPHABETS).join(', ')}`, 'alnum')
-      .action(action(lazy(() => import('./actions/secrets.js'), 'generateSecretCommand'))),
+      .action(action(lazy(() => import('./actions/generate-secret.js'), 'generateSecretCommand'))),
     ['ops generate-secret', 'ops generate-secret --length 64 --alphabet hex', '# safer: let the value never leave ops', 'ops encrypt staging SECRET_KEY --generate 64 --write'],
   );
 

@@ -1,5 +1,6 @@
 /** Cryptographically random secrets (unbiased: rejection sampling over the alphabet). */
 import { randomBytes } from 'node:crypto';
+import { UsageError } from '../errors.js';
 
 export const ALPHABETS = {
   alnum: 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789',
@@ -10,6 +11,13 @@ export const ALPHABETS = {
 
 export type AlphabetName = keyof typeof ALPHABETS;
 export const DEFAULT_SECRET_LENGTH = 50;
+
+/** The alphabet --alphabet names (alnum when it names none). */
+export function alphabetOption(v: unknown): string {
+  const name = (v ?? 'alnum') as string;
+  if (!Object.hasOwn(ALPHABETS, name)) throw new UsageError(`--alphabet takes one of ${Object.keys(ALPHABETS).join(', ')}`);
+  return ALPHABETS[name as AlphabetName];
+}
 
 export function generateSecret(length = DEFAULT_SECRET_LENGTH, alphabet: string = ALPHABETS.alnum): string {
   const n = alphabet.length;

@@ -15,7 +15,7 @@ import { ensureStateDir } from '../../repo.js';
 import { defaultPrivateKeyPath, loadEnvPrivateKey, publicKeyPath } from '../../secrets/keyfiles.js';
 import { readTextOrEmpty, secretName, secretsFile } from '../../secrets/envsecrets.js';
 import { armorPublic, generateKeyPair, readPublicKey } from '../../secrets/pgp.js';
-import { ALPHABETS, DEFAULT_SECRET_LENGTH, generateSecret, type AlphabetName } from '../../secrets/random.js';
+import { alphabetOption, DEFAULT_SECRET_LENGTH, generateSecret } from '../../secrets/random.js';
 import { generateEd25519 } from '../../secrets/sshkey.js';
 import { auditEnvironment, decryptLeaf, encryptValue, reencryptEnvironment, type Reencrypted } from '../../secrets/vault.js';
 import { loadRecipients, readRecipientKey, recoveryDir, type Recipient } from '../../secrets/recipients.js';
@@ -74,12 +74,6 @@ async function writeSecrets(ctx: Context, env: string, entries: ReadonlyArray<re
   parsePillarText(edited, file, display);
   writeFileAtomic(file, edited);
   return displayPath(file, ctx.repo.root);
-}
-
-function alphabetOption(v: unknown): string {
-  const name = (v ?? 'alnum') as string;
-  if (!(name in ALPHABETS)) throw new UsageError(`--alphabet takes one of ${Object.keys(ALPHABETS).join(', ')}`);
-  return ALPHABETS[name as AlphabetName];
 }
 
 export const encrypt: Handler = async (ctx, args, opts) => {
@@ -369,13 +363,6 @@ export const secretsAudit: Handler = async (ctx, args) => {
   if (rows.length === 0) ctx.out.info(`environment '${env}' has no encrypted values`);
   else ctx.out.info(flagged === 0 ? `${rows.length} value(s), each encrypted to every recipient` : `${flagged} of ${rows.length} value(s) flagged: re-encrypt them to the recipients listed now with \`ops rekey ${env} --keep-key\``);
   return flagged === 0 ? 0 : 1;
-};
-
-export const generateSecretCommand: Handler = async (ctx, args, opts) => {
-  if (args.length > 0) throw new UsageError(`unexpected argument '${args[0]}'`);
-  const length = intOption(opts.length, '--length', 1, 65536) ?? DEFAULT_SECRET_LENGTH;
-  const value = generateSecret(length, alphabetOption(opts.alphabet));
-  ctx.out.revealed({ length }, value, () => process.stdout.write(`${value}\n`));
 };
 
 export const deployKey: Handler = async (ctx, args, opts) => {

@@ -9,6 +9,18 @@ import type { Target } from './target.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * SSH handshakes in flight at once (each costs a key exchange on this machine's CPU and a
+ * pre-authentication slot of the host's sshd): more hosts than this connect in waves, as the
+ * ones before finish their handshake. OPS_SSH_HANDSHAKES overrides it (docs/benchmarks.md).
+ */
+export const DEFAULT_HANDSHAKES = 16;
+
+function handshakesFromEnv(): number {
+  const n = Number(process.env.OPS_SSH_HANDSHAKES);
+  return Number.isInteger(n) && n >= 1 && n <= 1024 ? n : DEFAULT_HANDSHAKES;
+}
+
 export interface SessionOptions {
   knownHosts: KnownHosts;
   credentials: Credentials;
@@ -18,13 +30,32 @@ export interface SessionOptions {
   expectFingerprint?: string;
   onPin?: (fingerprint: string, type: string) => void;
   keepaliveMs?: number;
+  /** Handshakes in flight at once (default: OPS_SSH_HANDSHAKES, else DEFAULT_HANDSHAKES). */
+  handshakes?: number;
 }
 
 export class SshSession {
   private readonly conns = new Map<string, Promise<Connection>>();
   private extra = 0;
+  private handshaking = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly opts: SessionOptions) {}
+
+  /** Waits for a handshake slot; the function it resolves to frees it. */
+  private async slot(): Promise<() => void> {
+    const limit = this.opts.handshakes ?? handshakesFromEnv();
+    if (this.handshaking >= limit) await new Promise<void>((r) => this.waiting.push(r));
+    else this.handshaking++;
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.handshaking--;
+    };
+  }
 
   /** The keys ops logs in with (lent to a host by `--direct`) and the pinned host keys. */
   get credentials(): Credentials {
@@ -69,6 +100,7 @@ export class SshSession {
   private open(target: Target, extra: Pick<ConnectOptions, 'forwardAgent'>): Promise<Connection> {
     return (async () => {
       const via = target.via ? await this.connect(target.via) : undefined;
+      const free = await this.slot();
       return Connection.open(target, {
         knownHosts: this.opts.knownHosts,
         credentials: this.opts.credentials,
@@ -79,7 +111,7 @@ export class SshSession {
         keepaliveMs: this.opts.keepaliveMs,
         via,
         ...extra,
-      });
+      }).finally(free);
     })();
   }
 

@@ -6,6 +6,7 @@
  * reload the app gracefully, then check health through the balancer — and switch back when that
  * fails. Unchanged commit and build inputs: no release.
  */
+import { randomBytes } from 'node:crypto';
 import type { EmitEvent, EventData } from '../ui/events.js';
 import { errorMessage, OperationError } from '../errors.js';
 import type { Pillar } from '../pillar/schema.js';
@@ -111,16 +112,17 @@ async function sh(conn: Connection, line: string, stdin?: Buffer): Promise<strin
   return r.out.toString('utf8');
 }
 
-const TAKEOVER_MARK = '--- ops takeover ---';
-
 /** The app's `current` release, the complete ones and what of a margarita setup the host has, read in one round trip. */
 export async function readState(conn: Connection, host: Host, pillar: Pick<Pillar, 'project'>): Promise<HostState> {
   const root = appPaths(pillar).root;
-  const out = await sh(conn, `(cd ${q(root)} 2>/dev/null || exit 0; readlink current || true; echo ---; for d in releases/*/; do [ -f "$d.ops-complete" ] && basename "$d"; done; true)\necho ${q(TAKEOVER_MARK)}\n${takeoverFacts(pillar)}`);
-  const [mine = '', theirs = ''] = out.split(`${TAKEOVER_MARK}\n`);
+  // (a mark no text on the host can know: what the host prints after it cannot pass for ops's part)
+  const mark = `--- ops takeover ${randomBytes(8).toString('hex')} ---`;
+  const out = await sh(conn, `(cd ${q(root)} 2>/dev/null || exit 0; readlink current || true; echo ---; for d in releases/*/; do [ -f "$d.ops-complete" ] && basename "$d"; done; true)\necho ${q(mark)}\n${takeoverFacts(pillar)}`);
+  const at = out.indexOf(`${mark}\n`);
+  const [mine, theirs] = at < 0 ? [out, ''] : [out.slice(0, at), out.slice(at + mark.length + 1)];
   const [head = '', list = ''] = mine.split('---\n');
   const link = head.trim();
-  return { host, conn, current: link ? link.split('/').pop() : undefined, complete: list.split('\n').filter(Boolean).sort(), takeover: parseTakeover(theirs) };
+  return { host, conn, current: link ? link.split('/').pop() : undefined, complete: list.split('\n').filter(Boolean).sort(), takeover: parseTakeover(theirs, pillar) };
 }
 
 function requirementsIn(text: string): boolean {
@@ -317,7 +319,8 @@ async function prepare(ctx: Planning, branch: string) {
 async function finishTakeovers(ctx: ReleaseContext, states: HostState[]): Promise<void> {
   // (programs ops does not run were named when the release began, and stay)
   await mapLimit(states.filter((s) => s.takeover && (s.takeover.salt || s.takeover.programs.some((p) => p.kind !== 'other'))), 32, async (s) => {
-    const { script, disabled } = finalizeScript(s.takeover as Takeover);
+    const { script, disabled, kept } = finalizeScript(s.takeover as Takeover);
+    for (const p of kept) ctx.event('note', { host: s.host.name, message: `supervisor's ${p.name} (${p.kind === 'web' ? 'an app server' : 'Celery'}) is stopped, but its file ${p.file} also runs a program ops leaves running, so the file stays: supervisor starts ${p.name} again when it next starts (a reboot) — remove its [program:${p.name}] section from ${p.file}` });
     try {
       await sh(s.conn, script);
     } catch (e) {

@@ -33,42 +33,76 @@ export interface Takeover {
 }
 
 /**
+ * The checkout's commit, read as the checkout's owner (never as root: the app user writes
+ * source/.git, so a link there must not make root read another file), every file it opens a
+ * regular file inside the real .git folder (no FIFO, no link out of it), at most a bounded number
+ * of bytes of each, and the whole read limited to 10 s. Prints `commit TEXT` or nothing.
+ */
+export function commitFacts(git: string): string {
+  const read = [
+    "g=$1; real=$(realpath -e -- \"$g\") || exit 0",
+    "inside() { p=$(realpath -e -- \"$1\" 2>/dev/null) || return 1; case \"$p\" in \"$real\"/*) [ -f \"$p\" ] && [ -r \"$p\" ];; *) return 1;; esac; }",
+    "inside \"$g/HEAD\" || exit 0",
+    "head=$(head -c 300 -- \"$g/HEAD\" | head -n 1)",
+    "case \"$head\" in",
+    "  \"ref: refs/heads/\"*) ref=${head#ref: }",
+    "    case \"$ref\" in *..*) exit 0;; esac",
+    "    if inside \"$g/$ref\"; then printf \"commit %s\\n\" \"$(head -c 80 -- \"$g/$ref\" | head -n 1)\"",
+    "    elif inside \"$g/packed-refs\"; then head -c 1048576 -- \"$g/packed-refs\" | r=\"$ref\" awk '$2 == ENVIRON[\"r\"] { print \"commit \" $1; exit }'; fi;;",
+    "  *) printf \"commit %s\\n\" \"$head\";;",
+    "esac",
+  ].join('\n');
+  return [
+    `g=${quote(git)}`,
+    // (.git and source/ themselves no links: a link would make "inside" mean somewhere else)
+    'if [ -d "$g" ] && [ ! -L "$g" ] && [ ! -L "${g%/.git}" ]; then',
+    '  owner=$(stat -c %U -- "$g")',
+    `  if [ "$owner" = root ]; then timeout 10 sh -c ${quote(read)} sh "$g"; else timeout 10 runuser -u "$owner" -- sh -c ${quote(read)} sh "$g"; fi 2>/dev/null`,
+    'fi',
+  ].join('\n');
+}
+
+/**
  * Shell text (run as root, no git run: the checkout's files are read as text) printing what of a
  * margarita setup a host has: `file F`, `program NAME`, `command TEXT` lines of each supervisor
  * file that runs something under the app's directory, `commit ID` of source/, `salt` (enabled or running).
  */
 export function takeoverFacts(pillar: Pick<Pillar, 'project'>): string {
   const root = appPaths(pillar).root;
-  const git = `${root}/source/.git`;
   return [
     `for f in ${SUPERVISOR_DIR}/*.conf; do [ -f "$f" ] && grep -qF -- ${quote(`${root}/`)} "$f" || continue; printf 'file %s\\n' "$f"; sed -n -e 's/^[[:space:]]*\\[program:\\([^]]*\\)\\].*/program \\1/p' -e 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*/command /p' "$f"; done`,
-    `if [ -f ${quote(`${git}/HEAD`)} ]; then`,
-    `  head=$(head -n 1 ${quote(`${git}/HEAD`)} | head -c 300)`,
-    `  case "$head" in`,
-    `    'ref: refs/heads/'*) ref=\${head#ref: }; case "$ref" in *..*) ;; *) if [ -f ${quote(git)}/"$ref" ]; then printf 'commit %s\\n' "$(head -n 1 ${quote(git)}/"$ref" | head -c 80)"; else r="$ref" awk '$2 == ENVIRON["r"] { print "commit " $1; exit }' ${quote(`${git}/packed-refs`)} 2>/dev/null; fi;; esac;;`,
-    `    *) printf 'commit %s\\n' "$head";;`,
-    `  esac`,
-    `fi`,
+    commitFacts(`${root}/source/.git`),
     `{ systemctl is-enabled --quiet salt-minion.service || systemctl is-active --quiet salt-minion.service; } 2>/dev/null && echo salt`,
     'true',
   ].join('\n');
 }
 
-function kindOf(command: string): Program['kind'] {
-  if (/\b(gunicorn|uwsgi)\b/.test(command)) return 'web';
-  if (/\bcelery\b/.test(command)) return 'worker';
+/**
+ * What a supervisor program of the app is, from its command: an app server when one of its words
+ * is a gunicorn or uwsgi program (`…/env/bin/gunicorn`, `python -m gunicorn`), Celery when one is
+ * celery and its subcommand is worker or beat; anything else (a log shipper, flower, an exporter)
+ * is left running. A command that does not run from the app's directory is not the app's.
+ */
+function kindOf(command: string, root: string): Program['kind'] {
+  if (!command.includes(`${root}/`)) return 'other';
+  const words = command.split(/\s+/).filter(Boolean);
+  const base = (w: string) => w.slice(w.lastIndexOf('/') + 1);
+  if (words.some((w) => base(w) === 'gunicorn' || base(w) === 'uwsgi')) return 'web';
+  const celery = words.findIndex((w) => base(w) === 'celery');
+  if (celery >= 0 && words.slice(celery + 1).some((w) => w === 'worker' || w === 'beat')) return 'worker';
   return 'other';
 }
 
 /** Reads takeoverFacts' output; undefined when the host has nothing of margarita's. */
-export function parseTakeover(out: string): Takeover | undefined {
+export function parseTakeover(out: string, pillar: Pick<Pillar, 'project'>): Takeover | undefined {
+  const root = appPaths(pillar).root;
   const programs: Program[] = [];
   let file = '';
   let pending: string[] = [];
   let commit: string | undefined;
   let salt = false;
   const flush = (command: string) => {
-    for (const name of pending) programs.push({ name, kind: kindOf(command), file });
+    for (const name of pending) programs.push({ name, kind: kindOf(command, root), file });
     pending = [];
   };
   for (const line of out.split('\n')) {
@@ -158,7 +192,7 @@ export function handBackScript(pillar: Pillar, t: Takeover): string {
  * forgets their programs; salt-minion stops and is disabled. A file that also runs something ops
  * does not (neither an app server nor Celery) stays as it is.
  */
-export function finalizeScript(t: Takeover): { script: string; disabled: Program[] } {
+export function finalizeScript(t: Takeover): { script: string; disabled: Program[]; kept: Program[] } {
   const files = [...new Set(t.programs.map((p) => p.file))];
   const left = t.programs.filter((p) => files.includes(p.file) && t.programs.some((o) => o.file === p.file && o.kind === 'other'));
   const taken = files.filter((f) => !left.some((p) => p.file === f));
@@ -166,5 +200,7 @@ export function finalizeScript(t: Takeover): { script: string; disabled: Program
   for (const f of taken) lines.push(`mv -f -- ${quote(f)} ${quote(`${f}${TAKEN_OVER}`)}`);
   if (taken.length > 0) lines.push('supervisorctl reread >/dev/null', 'supervisorctl update >/dev/null');
   if (t.salt) lines.push('systemctl disable --now --quiet salt-minion.service');
-  return { script: lines.join('\n'), disabled: t.programs.filter((p) => taken.includes(p.file)) };
+  // app programs of a kept file: stopped now, but supervisor starts them again when it next starts
+  const kept = t.programs.filter((p) => p.kind !== 'other' && !taken.includes(p.file));
+  return { script: lines.join('\n'), disabled: t.programs.filter((p) => taken.includes(p.file)), kept };
 }

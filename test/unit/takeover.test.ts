@@ -4,18 +4,19 @@
  * takeover runs on lab hosts in test/hosts/takeover.test.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pillarSchema } from '../../src/pillar/schema.js';
-import { finalizeScript, handBackScript, parseTakeover, takeOverLines, type Takeover } from '../../src/release/takeover.js';
+import { commitFacts, finalizeScript, handBackScript, parseTakeover, takeOverLines, type Takeover } from '../../src/release/takeover.js';
 import { RESTART_IF_NEEDED } from '../../src/roles/db.js';
 import { factBatch } from '../../src/states/facts.js';
 import { KINDS } from '../../src/states/kinds/index.js';
 
 const C = 'a'.repeat(40);
+const P = { project: 'demo' };
 const margarita = [
   'file /etc/supervisor/conf.d/demo-gunicorn.conf',
   'program demo-server',
@@ -31,7 +32,7 @@ const syntaxOk = (script: string) => spawnSync('sh', ['-n', '-c', script], { enc
 
 describe('what ops reads of a margarita host', () => {
   it("supervisor's programs of the app by kind, the checkout's commit, salt-minion", () => {
-    expect(parseTakeover(margarita)).toEqual({
+    expect(parseTakeover(margarita, P)).toEqual({
       programs: [
         { name: 'demo-server', kind: 'web', file: '/etc/supervisor/conf.d/demo-gunicorn.conf' },
         { name: 'demo-celery-default', kind: 'worker', file: '/etc/supervisor/conf.d/demo-celery-default.conf' },
@@ -39,8 +40,8 @@ describe('what ops reads of a margarita host', () => {
       commit: C,
       salt: true,
     });
-    expect(parseTakeover('')).toBeUndefined();
-    expect(parseTakeover(`commit ${C}`)).toBeUndefined(); // a checkout alone is nothing to take over
+    expect(parseTakeover('', P)).toBeUndefined();
+    expect(parseTakeover(`commit ${C}`, P)).toBeUndefined(); // a checkout alone is nothing to take over
   });
 
   it('a name, a file or a commit that is not what supervisor or git write is dropped', () => {
@@ -58,14 +59,75 @@ describe('what ops reads of a margarita host', () => {
         'command /var/www/demo/source/bin/metrics-exporter',
         'commit ref: refs/heads/main',
       ].join('\n'),
+      P,
     );
     expect(t).toEqual({ programs: [{ name: 'sidecar', kind: 'other', file: '/etc/supervisor/conf.d/y.conf' }], commit: undefined, salt: false });
   });
 });
 
+describe('which of supervisor\'s programs are the app\'s', () => {
+  const kinds = (commands: string[]) =>
+    (parseTakeover(commands.flatMap((c, i) => [`program p${i}`, `command ${c}`]).reduce((a, l) => `${a}${l}\n`, 'file /etc/supervisor/conf.d/demo.conf\n'), P) as Takeover).programs.map((p) => p.kind);
+  it('by the program its command runs, from the app\'s directory', () => {
+    expect(
+      kinds([
+        '/var/www/demo/env/bin/python -m gunicorn demo.wsgi --bind 0.0.0.0:8000',
+        '/var/www/demo/env/bin/uwsgi --ini /var/www/demo/uwsgi.ini',
+        '/var/www/demo/env/bin/celery -A demo beat',
+        '/usr/bin/tail -F /var/www/demo/log/gunicorn.log', // a log shipper that names gunicorn
+        '/var/www/demo/env/bin/celery -A demo flower',
+        '/var/www/demo/env/bin/celery-exporter --broker amqp://',
+        '/var/www/other/env/bin/gunicorn other.wsgi --bind 0.0.0.0:9000', // another site's, in the same file
+      ]),
+    ).toEqual(['web', 'web', 'worker', 'other', 'other', 'other', 'other']);
+  });
+});
+
+describe("the checkout's commit, read by the shell ops runs (here with sh, as root)", () => {
+  const B = 'b'.repeat(40);
+  /** A checkout's .git made by `make` in a fresh folder, its commit as commitFacts reads it, and how long that took. */
+  const read = (make: (git: string, dir: string) => void, owner?: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'ops-commit-'));
+    chmodSync(dir, 0o755);
+    const git = join(dir, 'source/.git');
+    mkdirSync(join(git, 'refs/heads'), { recursive: true });
+    make(git, dir);
+    if (owner) execFileSync('chown', ['-R', owner, join(dir, 'source')]);
+    const started = Date.now();
+    const out = spawnSync('sh', ['-c', commitFacts(git)], { encoding: 'utf8', timeout: 30_000 });
+    const ms = Date.now() - started;
+    rmSync(dir, { recursive: true, force: true });
+    return { commit: parseTakeover(`${out.stdout}salt\n`, P)?.commit, ms };
+  };
+  const root = process.getuid?.() === 0;
+
+  it('a loose ref, a packed one, a detached HEAD', () => {
+    expect(read((g) => (writeFileSync(join(g, 'HEAD'), 'ref: refs/heads/main\n'), writeFileSync(join(g, 'refs/heads/main'), `${C}\n`))).commit).toBe(C);
+    expect(read((g) => (writeFileSync(join(g, 'HEAD'), 'ref: refs/heads/main\n'), writeFileSync(join(g, 'packed-refs'), `# pack-refs with: peeled\n${B} refs/heads/other\n${C} refs/heads/main\n`))).commit).toBe(C);
+    expect(read((g) => writeFileSync(join(g, 'HEAD'), `${B}\n`)).commit).toBe(B);
+  });
+
+  it.skipIf(!root)('never a file outside .git, a FIFO or a link out of it; read as the checkout\'s owner', () => {
+    // a root-only file whose first line is 40 hex digits, outside the checkout
+    const secret = join(mkdtempSync(join(tmpdir(), 'ops-secret-')), 'secret');
+    writeFileSync(secret, `${B}\n`, { mode: 0o600 });
+    const head = (g: string) => writeFileSync(join(g, 'HEAD'), 'ref: refs/heads/main\n');
+    expect(read((g) => (head(g), symlinkSync(secret, join(g, 'refs/heads/main')))).commit).toBeUndefined();
+    expect(read((g) => symlinkSync(secret, join(g, 'HEAD'))).commit).toBeUndefined();
+    expect(read((g, dir) => (mkdirSync(join(dir, 'elsewhere')), writeFileSync(join(dir, 'elsewhere/HEAD'), `${B}\n`), rmSync(g, { recursive: true }), symlinkSync(join(dir, 'elsewhere'), g))).commit).toBeUndefined();
+    // a FIFO where packed-refs would be: nothing read, no wait
+    const fifo = read((g) => (head(g), execFileSync('mkfifo', [join(g, 'packed-refs')])));
+    expect(fifo.commit).toBeUndefined();
+    expect(fifo.ms).toBeLessThan(10_000);
+    // owned by another user: read as that user, who cannot read the root-only file even through a link inside
+    expect(read((g) => (head(g), writeFileSync(join(g, 'refs/heads/main'), `${C}\n`)), 'nobody').commit).toBe(C);
+    expect(read((g) => (head(g), symlinkSync(secret, join(g, 'packed-refs'))), 'nobody').commit).toBeUndefined();
+  });
+});
+
 describe("the takeover's scripts", () => {
   const pillar = pillarSchema.parse({ project: 'demo', app: { port: 8000 } });
-  const t = parseTakeover(margarita) as Takeover;
+  const t = parseTakeover(margarita, P) as Takeover;
 
   it('are shell text sh accepts (switch, hand back, finish; PostgreSQL reload-or-restart)', () => {
     const lines = takeOverLines(pillar, t, { web: true, worker: true }, 'systemctl restart demo-web.service');
@@ -81,6 +143,8 @@ describe("the takeover's scripts", () => {
     const withSidecar: Takeover = { ...t, programs: [...t.programs, { name: 'sidecar', kind: 'other', file: '/etc/supervisor/conf.d/demo-celery-default.conf' }] };
     const f = finalizeScript(withSidecar);
     expect(f.disabled.map((p) => p.name)).toEqual(['demo-server']);
+    // the app program of the kept file is named (supervisor would start it again)
+    expect(f.kept.map((p) => p.name)).toEqual(['demo-celery-default']);
     expect(f.script).toContain('mv -f -- /etc/supervisor/conf.d/demo-gunicorn.conf /etc/supervisor/conf.d/demo-gunicorn.conf.taken-over-by-ops');
     expect(f.script).not.toContain('demo-celery-default.conf.taken-over-by-ops');
     expect(f.script).toContain('systemctl disable --now --quiet salt-minion.service');

@@ -27,7 +27,7 @@ import { appShellLine } from './manage.js';
 import { maintenanceScript } from '../core/maintenance.js';
 import { upstreamControl, webBatches } from './batches.js';
 import { applyProcesses, parseProcfile, procfileBuildLines, processSpec, RELEASE_TYPE } from './processes.js';
-import { finalizeScript, handBackScript, parseTakeover, takeoverFacts, takeOverLines, type Takeover } from './takeover.js';
+import { finalizeScript, handBackScript, parseTakeover, stopSupervisedWorkers, takeoverFacts, takeOverWeb, type Takeover } from './takeover.js';
 
 export interface ReleaseContext {
   env: string;
@@ -493,15 +493,14 @@ export async function switchTo(s: HostState, id: string, sw: Switching): Promise
   // supervisor's programs of a margarita host hand over to ops's units here (takeover.ts)
   const taking = supervised(s);
   if (taking.length > 0) sw.event('release_step', { step: 'take-over', id, host: s.host.name, programs: taking.map((p) => p.name) });
-  const takeover = (role: { web: boolean; worker: boolean }, start: string) => (s.takeover && taking.length > 0 ? takeOverLines(pillar, s.takeover, role, start) : []);
-  // In a subshell: its exits end the reload, not the switch script.
-  const reload = gracefulReload(units.web, pillar.app.workers);
   if (hasRole(s.host, 'web')) {
-    const handover = takeover({ web: true, worker: false }, reload);
+    const reload = gracefulReload(units.web, pillar.app.workers);
+    const handover = takeOverWeb(pillar, taking, reload);
+    // In a subshell: its exits end the reload, not the switch script.
     lines.push(...(handover.length > 0 ? handover : [`(\n${reload}\n)`]));
   }
   if (hasRole(s.host, 'worker')) {
-    lines.push(...takeover({ web: false, worker: true }, ''));
+    lines.push(...stopSupervisedWorkers(taking));
     lines.push(`for u in ${units.worker} ${units.beat}; do if systemctl cat "$u" >/dev/null 2>&1; then systemctl enable --quiet "$u"; systemctl restart "$u"; fi; done`);
   }
   await sh(s.conn, lines.join('\n'));

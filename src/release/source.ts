@@ -52,11 +52,9 @@ export async function fetchSource(opts: {
     if (opts.commit === undefined) await git(fetchArgv(mirror, opts.url, opts.branch), env);
     else {
       // by its id where the git host serves one (GitHub's, GitLab's); else in the branch's whole history
-      await git(fetchArgv(mirror, opts.url, opts.branch, opts.commit), env).catch(async () => {
-        const args = fetchArgv(mirror, opts.url, opts.branch).filter((a, i, all) => a !== '--depth' && all[i - 1] !== '--depth');
-        if (existsSync(join(mirror, 'shallow'))) args.splice(args.indexOf('--'), 0, '--unshallow');
-        await git(args, env);
-      });
+      await git(fetchArgv(mirror, opts.url, opts.branch, { commit: opts.commit }), env).catch(() =>
+        git(fetchArgv(mirror, opts.url, opts.branch, { history: existsSync(join(mirror, 'shallow')) ? 'unshallow' : 'whole' }), env),
+      );
     }
   } finally {
     rmSync(keyFile, { force: true });
@@ -81,7 +79,12 @@ export function buildInputs(source: AppSource, settings: unknown): string {
   return createHash('sha256').update(source.commit).update('\0').update(source.requirements).update('\0').update(JSON.stringify(settings)).digest('hex').slice(0, 16);
 }
 
-/** `git fetch` of the app's branch (or of one commit) into the mirror: the URL (data) after `--`, never an option. */
-export function fetchArgv(mirror: string, url: string, branch: string, commit?: string): string[] {
-  return ['--git-dir', mirror, 'fetch', '-q', '--depth', '1', '--no-tags', '--', url, commit ?? `+refs/heads/${branch}:refs/heads/${branch}`];
+/**
+ * `git fetch` into the mirror: the branch's head, one commit by its id, or (`history`) the
+ * branch's whole history — `unshallow` when the mirror holds a shallow one. The URL (data) after
+ * `--`, never an option.
+ */
+export function fetchArgv(mirror: string, url: string, branch: string, what: { commit?: string; history?: 'whole' | 'unshallow' } = {}): string[] {
+  const depth = what.history === undefined ? ['--depth', '1'] : what.history === 'unshallow' ? ['--unshallow'] : [];
+  return ['--git-dir', mirror, 'fetch', '-q', ...depth, '--no-tags', '--', url, what.commit ?? `+refs/heads/${branch}:refs/heads/${branch}`];
 }

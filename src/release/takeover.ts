@@ -65,13 +65,17 @@ export function commitFacts(git: string): string {
 /**
  * Shell text (run as root, no git run: the checkout's files are read as text) printing what of a
  * margarita setup a host has: `file F`, `program NAME`, `command TEXT` lines of each supervisor
- * file that runs something under the app's directory, `commit ID` of source/, `salt` (enabled or running).
+ * file that runs something under the app's directory, `commit ID` of source/ (while no release of
+ * ops's is live), `salt` (enabled or running).
  */
 export function takeoverFacts(pillar: Pick<Pillar, 'project'>): string {
   const root = appPaths(pillar).root;
   return [
     `for f in ${SUPERVISOR_DIR}/*.conf; do [ -f "$f" ] && grep -qF -- ${quote(`${root}/`)} "$f" || continue; printf 'file %s\\n' "$f"; sed -n -e 's/^[[:space:]]*\\[program:\\([^]]*\\)\\].*/program \\1/p' -e 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*/command /p' "$f"; done`,
+    // (the commit only where no release of ops's is live: the first release is the only one it pins)
+    `if [ ! -L ${quote(appPaths(pillar).current)} ]; then`,
     commitFacts(`${root}/source/.git`),
+    'fi',
     `{ systemctl is-enabled --quiet salt-minion.service || systemctl is-active --quiet salt-minion.service; } 2>/dev/null && echo salt`,
     'true',
   ].join('\n');
@@ -143,30 +147,31 @@ function untilListening(port: number, fail: string): string {
 }
 
 /**
- * The switch's lines (after `current` moved) for a host supervisor serves from: its web programs
- * stop and ops's web unit starts while new connections wait; when ops's unit does not come up,
- * supervisor's programs start again and the script fails. Its worker programs stop before ops's
- * worker units start. `start` is the shell text that starts ops's web unit.
+ * The switch's lines (after `current` moved) for a host supervisor serves from, given its app
+ * programs: its web programs stop and ops's web unit starts (`start`, shell text) while new
+ * connections wait; when ops's unit does not come up, supervisor's programs start again and the
+ * script fails. No lines when supervisor runs no app server there.
  */
-export function takeOverLines(pillar: Pillar, t: Takeover, role: { web: boolean; worker: boolean }, start: string): string[] {
+export function takeOverWeb(pillar: Pillar, programs: Program[], start: string): string[] {
   const port = pillar.app.port;
-  const web = t.programs.filter((p) => p.kind === 'web');
-  const workers = t.programs.filter((p) => p.kind === 'worker');
-  const lines: string[] = [];
-  if (role.web && web.length > 0) {
-    const back = `{ systemctl disable --now --quiet ${appUnits(pillar).web} || true; supervisorctl start ${names(web)} >/dev/null || true; echo ${quote(`ops's app server did not come up; supervisor's ${web.map((p) => p.name).join(', ')} serve again`)} >&2; exit 5; }`;
-    lines.push(
-      '(',
-      ...hold(port),
-      // (a program that is not running is fine: supervisorctl says so)
-      `supervisorctl stop ${names(web)} >/dev/null || true`,
-      `( ${start} ) || ${back}`,
-      untilListening(port, back),
-      ')',
-    );
-  }
-  if (role.worker && workers.length > 0) lines.push(`supervisorctl stop ${names(workers)} >/dev/null || true`);
-  return lines;
+  const web = programs.filter((p) => p.kind === 'web');
+  if (web.length === 0) return [];
+  const back = `{ systemctl disable --now --quiet ${appUnits(pillar).web} || true; supervisorctl start ${names(web)} >/dev/null || true; echo ${quote(`ops's app server did not come up; supervisor's ${web.map((p) => p.name).join(', ')} serve again`)} >&2; exit 5; }`;
+  return [
+    '(',
+    ...hold(port),
+    // (a program that is not running is fine: supervisorctl says so)
+    `supervisorctl stop ${names(web)} >/dev/null || true`,
+    `( ${start} ) || ${back}`,
+    untilListening(port, back),
+    ')',
+  ];
+}
+
+/** supervisor's Celery programs stop, before ops's worker units start. */
+export function stopSupervisedWorkers(programs: Program[]): string[] {
+  const workers = programs.filter((p) => p.kind === 'worker');
+  return workers.length > 0 ? [`supervisorctl stop ${names(workers)} >/dev/null || true`] : [];
 }
 
 /**

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pillarSchema } from '../../src/pillar/schema.js';
-import { commitFacts, finalizeScript, handBackScript, parseTakeover, takeOverLines, type Takeover } from '../../src/release/takeover.js';
+import { commitFacts, finalizeScript, handBackScript, parseTakeover, stopSupervisedWorkers, takeOverWeb, type Takeover } from '../../src/release/takeover.js';
 import { RESTART_IF_NEEDED } from '../../src/roles/db.js';
 import { factBatch } from '../../src/states/facts.js';
 import { KINDS } from '../../src/states/kinds/index.js';
@@ -130,7 +130,7 @@ describe("the takeover's scripts", () => {
   const t = parseTakeover(margarita, P) as Takeover;
 
   it('are shell text sh accepts (switch, hand back, finish; PostgreSQL reload-or-restart)', () => {
-    const lines = takeOverLines(pillar, t, { web: true, worker: true }, 'systemctl restart demo-web.service');
+    const lines = [...takeOverWeb(pillar, t.programs, 'systemctl restart demo-web.service'), ...stopSupervisedWorkers(t.programs)];
     for (const script of [lines.join('\n'), handBackScript(pillar, t), finalizeScript(t).script, RESTART_IF_NEEDED]) {
       const r = syntaxOk(script);
       expect(r.status, `${r.stderr}\n${script}`).toBe(0);

@@ -39,7 +39,7 @@ import { ops, tempRepo } from '../support/ops.js';
 // The schema's leaves, each classified. `case` names the test below that covers it.
 
 const SINKS: Record<string, string> = {
-  project: 'names the app user, paths and units: a reserved account is refused',
+  project: 'names the app user, paths, units and the shell text of a takeover: a-z, 0-9 and _ only, a reserved account refused',
   'repo.url': 'git fetch on the master: an option or an unknown scheme is refused; the URL follows --',
   'repo.branch': 'a git ref: an option-like or malformed name is refused',
   branch: 'a git ref: an option-like or malformed name is refused',
@@ -324,6 +324,14 @@ describe('the hostile-pillar corpus', () => {
         refused(where, yaml, path, rule, needle);
       });
     }
+    // the project names /var/www/<project>/ in the shell text a takeover runs as root (grep's
+    // pattern, the checkout's path) and /etc/nginx/<project>.conf.before-ops that setup-minion moves a file to
+    it('a project name that is a path, a shell word or a glob', () => {
+      for (const name of ['../etc', 'demo;id', 'demo/../../root', 'demo*', "demo'x", 'demo\\nx']) {
+        const repo = repoWith({ 'pillar/project.yml': `project: ${JSON.stringify(name)}\n`, 'pillar/staging.yml': BASE_ENV });
+        expect(errorText(() => loadPillar(repo, 'staging')), name).toMatch(/^pillar\/project\.yml:1:\d+: project: project must start with a lower-case letter and use only a-z, 0-9 and _/);
+      }
+    });
   });
 
   describe('legal but unusual: rendered harmlessly, exactly', () => {

@@ -2,6 +2,7 @@
  * The SSH connections of one ops run: one per host, opened on first use, reused by every step,
  * jump hosts opened first; all closed at the end.
  */
+import { UsageError } from '../errors.js';
 import { Connection, type ConnectOptions } from './connection.js';
 import type { Credentials } from './identities.js';
 import { KnownHosts } from './knownhosts.js';
@@ -17,8 +18,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_HANDSHAKES = 16;
 
 function handshakesFromEnv(): number {
-  const n = Number(process.env.OPS_SSH_HANDSHAKES);
-  return Number.isInteger(n) && n >= 1 && n <= 1024 ? n : DEFAULT_HANDSHAKES;
+  const v = process.env.OPS_SSH_HANDSHAKES;
+  if (v === undefined || v === '') return DEFAULT_HANDSHAKES;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 1024) throw new UsageError(`OPS_SSH_HANDSHAKES takes a whole number from 1 to 1024, got '${v}'`);
+  return n;
 }
 
 export interface SessionOptions {
@@ -39,13 +43,15 @@ export class SshSession {
   private extra = 0;
   private handshaking = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly handshakes: number;
 
-  constructor(private readonly opts: SessionOptions) {}
+  constructor(private readonly opts: SessionOptions) {
+    this.handshakes = opts.handshakes ?? handshakesFromEnv();
+  }
 
   /** Waits for a handshake slot; the function it resolves to frees it. */
   private async slot(): Promise<() => void> {
-    const limit = this.opts.handshakes ?? handshakesFromEnv();
-    if (this.handshaking >= limit) await new Promise<void>((r) => this.waiting.push(r));
+    if (this.handshaking >= this.handshakes) await new Promise<void>((r) => this.waiting.push(r));
     else this.handshaking++;
     let freed = false;
     return () => {

@@ -36,4 +36,18 @@ describe('handshakes in flight', () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(550);
     await session.closeAll();
   });
+
+  it('OPS_SSH_HANDSHAKES sets it; anything but a whole number from 1 to 1024 is refused by name', () => {
+    const make = (v: string) => {
+      process.env.OPS_SSH_HANDSHAKES = v;
+      try {
+        return new SshSession({ knownHosts: KnownHosts.load([]), credentials: { identities: [] } });
+      } finally {
+        delete process.env.OPS_SSH_HANDSHAKES;
+      }
+    };
+    expect(() => make('8')).not.toThrow();
+    expect(() => make('')).not.toThrow();
+    for (const v of ['abc', '0', '-1', '1.5', '2000', '8; id']) expect(() => make(v), v).toThrow(`OPS_SSH_HANDSHAKES takes a whole number from 1 to 1024, got '${v}'`);
+  });
 });
